@@ -1,0 +1,41 @@
+# Sunlight: `make demo` and `make test` do everything on a fresh Debian machine.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:/usr/sbin:$(PATH)
+GO ?= go
+BIN := bin/sunlight
+
+.PHONY: all deps build test test-short fuzz bench demo vet clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sunlight
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+# The whole suite against real ClickHouse, RTSP, ffmpeg and Chromium; each
+# package's tests start the services they need on free loopback ports.
+test: deps build vet
+	$(GO) test -count=1 -timeout 12m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# A short run of each fuzz target: long enough to find shallow crashes.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 15s ./ingest/
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+# Starts ClickHouse, the server and a simulated hall with a month of history;
+# prints the console URL and the demo logins. Ctrl-C stops everything.
+demo: deps build
+	@scripts/demo.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,9 @@
+package analytics_test
+
+import (
+	"testing"
+
+	"github.com/sunlight-gov/sunlight/internal/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }

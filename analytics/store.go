@@ -1,0 +1,263 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	chcolumn "github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// clickhouse-go v2.51 against ClickHouse 18.16 (Debian's package), verified
+// with the native protocol (the driver's HTTP protocol does not work there):
+//
+//   - Handshake, ping, DDL, SELECT and scanning DateTime/String/UInt8/UInt16
+//     work. The server (revision 54412) is older than the driver's declared
+//     minimum (25.8); the driver only logs a warning on its first connection.
+//   - conn.PrepareBatch does NOT work: the driver sends
+//     "INSERT INTO t FORMAT Native", which 18.16 treats as an INSERT with
+//     (empty) inline data and answers with a zero-column block, so every
+//     Append fails with "expected 0 arguments".
+//   - conn.Exec("INSERT INTO t VALUES (...)") hangs until the read timeout:
+//     over TCP 18.16 ignores inline data and waits for data blocks from the
+//     client, which Exec never sends.
+//   - What works on 18.16: send the rows as an external table
+//     (clickhouse.WithExternalTable, native columnar blocks sent with the
+//     query) and run "INSERT INTO t (...) SELECT ... FROM <external table>".
+//     See insertExternal. External tables are a long-standing part of the
+//     native protocol, so this should hold on current releases too (not
+//     verified here: only 18.16 is installed). The same trick serves large
+//     IN lists (no max_query_size limit).
+//   - Query settings must be int or bool values: below revision 54429 the
+//     driver cannot encode string settings and fails client-side. (A context
+//     deadline adds max_execution_time, an int: fine.)
+//   - Never bind a time.Time argument: the driver may render it as
+//     toDateTime64(...), which 18.16 lacks. Bind Unix seconds and write
+//     toDateTime(?, 'UTC') in the SQL.
+//   - "IN (?)" with a slice argument renders an array literal, which 18.16
+//     rejects ("Type mismatch in IN"): use an external table.
+//   - ALTER TABLE ... ADD COLUMN IF NOT EXISTS is a syntax error on 18.16.
+
+// StoreConfig says where Sunlight's ClickHouse database is.
+type StoreConfig struct {
+	// Addr lists native-protocol addresses (host:port); at least one.
+	Addr []string
+	// Database is created if missing. Default "sunlight".
+	Database string
+	// Username and Password authenticate; empty Username means "default".
+	Username, Password string
+	// Logger receives migration and connection messages. Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for times the store stamps itself (received_at,
+	// applied_at, audit entries without TS). Nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultDatabase is the database OpenStore uses when none is configured.
+const DefaultDatabase = "sunlight"
+
+// Store is Sunlight's ClickHouse database: a connection pool on it whose
+// schema is migrated to the current version. It is safe for concurrent use.
+type Store struct {
+	conn     driver.Conn
+	database string
+	log      *slog.Logger
+	now      func() time.Time
+
+	// insertMu serializes InsertEvents so that the duplicate check and the
+	// insert of one batch are not interleaved with another batch's.
+	insertMu sync.Mutex
+}
+
+var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// OpenStore connects to ClickHouse with the native protocol, creates the
+// database if it is missing (through the "default" database), applies the
+// pending schema migrations and returns the ready store.
+func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
+	if len(cfg.Addr) == 0 {
+		return nil, errors.New("analytics: no ClickHouse address configured")
+	}
+	if cfg.Database == "" {
+		cfg.Database = DefaultDatabase
+	}
+	if !databaseName.MatchString(cfg.Database) {
+		return nil, fmt.Errorf("analytics: database name %q: use letters, digits and underscores", cfg.Database)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "analytics")
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+
+	migrations, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+
+	boot, err := openConn(cfg, "default")
+	if err != nil {
+		return nil, err
+	}
+	if err := boot.Ping(ctx); err != nil {
+		boot.Close()
+		return nil, fmt.Errorf("analytics: connect to ClickHouse at %s: %w", strings.Join(cfg.Addr, ","), err)
+	}
+	if v, err := boot.ServerVersion(); err == nil {
+		log.Info("connected to ClickHouse", "version", v.Version.String(), "revision", v.Revision, "timezone", v.Timezone.String())
+	}
+	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+cfg.Database+"`")
+	boot.Close()
+	if err != nil {
+		return nil, fmt.Errorf("analytics: create database %s: %w", cfg.Database, err)
+	}
+
+	conn, err := openConn(cfg, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{conn: conn, database: cfg.Database, log: log, now: now}
+	if err := s.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := s.migrate(ctx, migrations); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openConn(cfg StoreConfig, database string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		// The native protocol: clickhouse-go's HTTP protocol does not work
+		// with ClickHouse 18.16.
+		Protocol: clickhouse.Native,
+		Addr:     cfg.Addr,
+		Auth: clickhouse.Auth{
+			Database: database,
+			Username: cfg.Username,
+			Password: cfg.Password,
+		},
+		ClientInfo: clickhouse.ClientInfo{
+			Products: []struct{ Name, Version string }{{Name: "sunlight", Version: ""}},
+		},
+		DialTimeout:     5 * time.Second,
+		ReadTimeout:     5 * time.Minute,
+		MaxOpenConns:    8,
+		MaxIdleConns:    4,
+		ConnMaxLifetime: time.Hour,
+		// No Settings: on 18.16 only int and bool values can be sent (see
+		// the notes at the top of this file).
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics: open ClickHouse connection: %w", err)
+	}
+	return conn, nil
+}
+
+// Conn returns the underlying connection pool, for queries the Store does not
+// wrap. Mind the 18.16 notes at the top of store.go.
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Database returns the name of the store's database.
+func (s *Store) Database() string { return s.database }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Ping checks that ClickHouse answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("analytics: ping ClickHouse: %w", err)
+	}
+	return nil
+}
+
+// Tables returns the names of the tables in the store's database, sorted.
+func (s *Store) Tables(ctx context.Context) ([]string, error) {
+	rows, err := s.conn.Query(ctx, `SELECT name FROM system.tables WHERE database = ? ORDER BY name`, s.database)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("analytics: list tables: %w", err)
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("analytics: list tables: %w", err)
+	}
+	return out, nil
+}
+
+// column is a column of an external table: its name and ClickHouse type.
+type column struct{ Name, Type string }
+
+// externalInsertTable is the name under which insertExternal sends its rows.
+const externalInsertTable = "_sunlight_rows"
+
+// newExternalTable returns an empty external table with these columns; rows
+// are appended with Append in column order.
+func newExternalTable(name string, cols []column) (*ext.Table, error) {
+	defs := make([]func(*ext.Table) error, len(cols))
+	for i, c := range cols {
+		defs[i] = ext.Column(c.Name, chcolumn.Type(c.Type))
+	}
+	t, err := ext.NewTable(name, defs...)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: external table %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// insertExternal inserts the rows of rowsTable (made by newExternalTable with
+// the name externalInsertTable and the same columns) into table, as
+// "INSERT INTO table (cols) SELECT cols FROM <external table>". This is how
+// Sunlight inserts: it works on ClickHouse 18.16, where the driver's batch
+// insert does not (see the notes at the top of this file), sends native
+// columnar blocks, and inserts the whole set in one statement.
+func (s *Store) insertExternal(ctx context.Context, table string, cols []column, rowsTable *ext.Table) error {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = "`" + c.Name + "`"
+	}
+	list := strings.Join(names, ", ")
+	query := "INSERT INTO " + table + " (" + list + ") SELECT " + list + " FROM " + externalInsertTable
+	if err := s.conn.Exec(clickhouse.Context(ctx, clickhouse.WithExternalTable(rowsTable)), query); err != nil {
+		return fmt.Errorf("analytics: insert into %s: %w", table, err)
+	}
+	return nil
+}
+
+// timeParts splits t into the Unix seconds a DateTime column stores and the
+// millisecond remainder kept in a ts_ms column. ok is false for times a
+// DateTime cannot hold (before 1970 or after 2106).
+func timeParts(t time.Time) (sec time.Time, ms uint16, ok bool) {
+	u := t.Unix()
+	if u < 0 || u > 1<<32-1 {
+		return time.Time{}, 0, false
+	}
+	return time.Unix(u, 0).UTC(), uint16(t.Nanosecond() / int(time.Millisecond)), true
+}
+
+// joinTime is the inverse of timeParts.
+func joinTime(sec time.Time, ms uint16) time.Time {
+	return time.Unix(sec.Unix(), int64(ms)*int64(time.Millisecond)).UTC()
+}

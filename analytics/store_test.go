@@ -1,0 +1,178 @@
+package analytics_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/internal/chtest"
+)
+
+// openStore opens a store on a fresh database of the shared server; now, if
+// given, is its clock.
+func openStore(t *testing.T, now ...func() time.Time) *analytics.Store {
+	t.Helper()
+	addr := chtest.Shared(t)
+	cfg := analytics.StoreConfig{Addr: []string{addr}, Database: chtest.NewDatabase(t, addr)}
+	if len(now) > 0 {
+		cfg.Now = now[0]
+	}
+	s, err := analytics.OpenStore(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+type migrationRow struct {
+	Version   uint32
+	Name      string
+	AppliedAt time.Time
+}
+
+func migrationRows(t *testing.T, s *analytics.Store) []migrationRow {
+	t.Helper()
+	rows, err := s.Conn().Query(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []migrationRow
+	for rows.Next() {
+		var r migrationRow
+		require.NoError(t, rows.Scan(&r.Version, &r.Name, &r.AppliedAt))
+		out = append(out, r)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// freshDatabaseName returns a name for a database that does not exist yet,
+// dropped when t ends.
+func freshDatabaseName(t *testing.T, addr string) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "test_new_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		s, err := analytics.OpenStore(context.Background(), analytics.StoreConfig{Addr: []string{addr}, Database: name})
+		if err == nil {
+			_ = s.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`")
+			_ = s.Close()
+		}
+	})
+	return name
+}
+
+func TestOpenStoreCreatesDatabaseAndMigratesOnce(t *testing.T) {
+	addr := chtest.Shared(t)
+	cfg := analytics.StoreConfig{Addr: []string{addr}, Database: freshDatabaseName(t, addr)}
+
+	before := time.Now().Add(-time.Second)
+	first, err := analytics.OpenStore(t.Context(), cfg)
+	require.NoError(t, err)
+	defer first.Close()
+
+	tables, err := first.Tables(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{"audit_log", "events", "schema_migrations"}, tables)
+
+	rows := migrationRows(t, first)
+	require.Len(t, rows, 2)
+	require.Equal(t, uint32(1), rows[0].Version)
+	require.Equal(t, "events", rows[0].Name)
+	require.Equal(t, uint32(2), rows[1].Version)
+	require.Equal(t, "audit", rows[1].Name)
+	require.WithinRange(t, rows[0].AppliedAt, before.Truncate(time.Second), time.Now().Add(time.Second))
+
+	second, err := analytics.OpenStore(t.Context(), cfg)
+	require.NoError(t, err)
+	defer second.Close()
+	require.Equal(t, rows, migrationRows(t, second), "second OpenStore applied migrations again")
+	tables, err = second.Tables(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{"audit_log", "events", "schema_migrations"}, tables, "lock table left behind")
+}
+
+func TestOpenStoreConcurrentMigrationsApplyOnce(t *testing.T) {
+	addr := chtest.Shared(t)
+	cfg := analytics.StoreConfig{Addr: []string{addr}, Database: freshDatabaseName(t, addr)}
+
+	const n = 4
+	stores := make([]*analytics.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = analytics.OpenStore(t.Context(), cfg) })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		defer stores[i].Close()
+	}
+	rows := migrationRows(t, stores[0])
+	require.Len(t, rows, 2)
+	require.Equal(t, uint32(1), rows[0].Version)
+	require.Equal(t, uint32(2), rows[1].Version)
+}
+
+func TestOpenStoreRejectsBadConfig(t *testing.T) {
+	for name, cfg := range map[string]analytics.StoreConfig{
+		"no address":   {},
+		"bad database": {Addr: []string{"127.0.0.1:1"}, Database: "x; DROP"},
+		"unreachable":  {Addr: []string{"127.0.0.1:1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			_, err := analytics.OpenStore(ctx, cfg)
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestStorePing(t *testing.T) {
+	s := openStore(t)
+	require.NoError(t, s.Ping(t.Context()))
+}
+
+func TestOpenStoreMigrationLock(t *testing.T) {
+	addr := chtest.Shared(t)
+	tests := []struct {
+		name    string
+		age     time.Duration
+		wantErr error
+	}{
+		{"a live lock makes OpenStore wait", 0, analytics.ErrMigrationLocked},
+		{"a stale lock is broken", time.Hour, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := chtest.NewDatabase(t, addr)
+			conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.Native, Addr: []string{addr}, Auth: clickhouse.Auth{Database: db}})
+			require.NoError(t, err)
+			defer conn.Close()
+			require.NoError(t, conn.Exec(t.Context(),
+				`CREATE TABLE schema_migrations_lock ENGINE = TinyLog AS SELECT 'other-host/1' AS owner, toDateTime(?, 'UTC') AS acquired_at`,
+				time.Now().Add(-tt.age).Unix()))
+
+			ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+			defer cancel()
+			s, err := analytics.OpenStore(ctx, analytics.StoreConfig{Addr: []string{addr}, Database: db})
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				require.Contains(t, err.Error(), "other-host/1")
+				return
+			}
+			require.NoError(t, err)
+			defer s.Close()
+			tables, err := s.Tables(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, []string{"audit_log", "events", "schema_migrations"}, tables)
+		})
+	}
+}

@@ -1,0 +1,77 @@
+// Command sunlight runs the Sunlight platform (serve), a simulated service
+// hall (simulate) and user administration (user add).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `sunlight: live supervision of government service windows
+
+Usage:
+  sunlight serve    --config FILE
+  sunlight simulate --config FILE --api-key KEY [--rtsp-listen 127.0.0.1:8554] [--backfill 30d] [--speed 1] [--always-open]
+  sunlight user add --users FILE --username NAME --role ROLE   (password on stdin)
+  sunlight version
+
+Run "sunlight COMMAND -h" for a command's flags.
+`
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches a command and returns the exit code: 0 ok, 1 failure,
+// 2 bad usage.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "simulate":
+		err = simulate(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = user(args[1:], stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "sunlight", version)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "sunlight: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if ue, ok := err.(usageError); ok {
+			fmt.Fprintf(stderr, "sunlight %s: %v\n", args[0], ue.error)
+			return 2
+		}
+		fmt.Fprintf(stderr, "sunlight %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// usageError marks a mistake in the command line (exit code 2).
+type usageError struct{ error }
+
+func newLogger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("SUNLIGHT_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/console"
+	"github.com/sunlight-gov/sunlight/internal/config"
+)
+
+// serve assembles the platform: the composition root is the only place that
+// knows every package.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (required)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *configPath == "" {
+		return usageError{errors.New("--config is required")}
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr)
+
+	addrs := cfg.ClickHouse.Addr
+	if len(addrs) == 0 {
+		ch := &analytics.ManagedServer{
+			Binary:   cfg.ClickHouse.Managed.Binary,
+			Dir:      filepath.Join(cfg.DataDir, "clickhouse"),
+			TCPPort:  cfg.ClickHouse.Managed.TCPPort,
+			HTTPPort: cfg.ClickHouse.Managed.HTTPPort,
+			Logger:   log,
+		}
+		if err := ch.Start(ctx); err != nil {
+			return fmt.Errorf("managed clickhouse: %w", err)
+		}
+		defer ch.Close()
+		addrs = []string{ch.Addr()}
+	}
+	store, err := analytics.OpenStore(ctx, analytics.StoreConfig{
+		Addr: addrs, Database: cfg.ClickHouse.Database,
+		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	defer store.Close()
+
+	srv := &console.Server{Config: cfg, Store: store, Logger: log}
+	if err := srv.Initialize(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	log.Info("sunlight is ready", "url", "http://"+srv.Addr()+"/")
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/internal/config"
+	"github.com/sunlight-gov/sunlight/simulator"
+)
+
+// simulate runs a simulated hall: one RTSP camera per configured window and
+// the hall's queue and case events, posted to the events API.
+func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (required)")
+	apiKey := fs.String("api-key", "", "event producer key, one of the config's auth.api_keys (required)")
+	rtspListen := fs.String("rtsp-listen", "127.0.0.1:8554", "address of the simulated cameras' RTSP server")
+	backfillFlag := fs.String("backfill", "", "first write this much history straight to ClickHouse, e.g. 30d or 12h")
+	speed := fs.Float64("speed", 1, "how fast simulated time runs until it catches up with the clock (1 = real time)")
+	alwaysOpen := fs.Bool("always-open", false, "keep the hall open around the clock (for demos at night)")
+	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same history")
+	noCameras := fs.Bool("no-cameras", false, "do not serve RTSP cameras")
+	noEvents := fs.Bool("no-events", false, "do not post live events")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	switch {
+	case *configPath == "":
+		return usageError{errors.New("--config is required")}
+	case *apiKey == "" && !*noEvents:
+		return usageError{errors.New("--api-key is required (the key whose SHA-256 is in the config's auth.api_keys)")}
+	case *speed <= 0:
+		return usageError{fmt.Errorf("--speed must be positive, not %v", *speed)}
+	}
+	if _, _, err := net.SplitHostPort(*rtspListen); err != nil {
+		return usageError{fmt.Errorf("--rtsp-listen %q is not host:port", *rtspListen)}
+	}
+	backfill, err := parseSpan(*backfillFlag)
+	if err != nil {
+		return usageError{fmt.Errorf("--backfill: %w", err)}
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr).With("component", "simulate")
+	tl := &simulator.Timeline{Config: cfg, Seed: *seed, AlwaysOpen: *alwaysOpen}
+
+	if !*noCameras {
+		cams := &simulator.CameraServer{
+			Address:  *rtspListen,
+			CacheDir: filepath.Join(cfg.DataDir, "sim-cache"),
+			Logger:   log,
+		}
+		for _, ref := range cfg.Windows() {
+			cams.Windows = append(cams.Windows, ref.Window.ID)
+		}
+		log.Info("preparing simulated cameras (first run renders a clip per window with ffmpeg)", "windows", len(cams.Windows))
+		if err := cams.Initialize(); err != nil {
+			return fmt.Errorf("cameras: %w", err)
+		}
+		defer cams.Close()
+		log.Info("cameras serving", "example", cams.URL(cams.Windows[0]))
+	}
+
+	live := &simulator.Live{
+		Timeline: tl,
+		Poster:   &simulator.Poster{URL: "http://" + cfg.Listen + "/api/v1/events", APIKey: *apiKey, Logger: log},
+		Speed:    *speed,
+		Logger:   log,
+	}
+	if backfill > 0 {
+		// History ends where the live clock starts (today's opening when
+		// fast-forwarding), so the two neither overlap nor leave a gap.
+		to := live.StartAt(time.Now())
+		if err := runBackfill(ctx, cfg, tl, to.Add(-backfill), to, stdout); err != nil {
+			return err
+		}
+	}
+
+	var wg sync.WaitGroup
+	if !*noEvents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := live.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("live events stopped", "err", err)
+			}
+		}()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+// runBackfill writes the history from..to straight to ClickHouse:
+// the configured server, or the managed one that serve runs.
+func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline, from, to time.Time, stdout io.Writer) error {
+	addrs := cfg.ClickHouse.Addr
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.ClickHouse.Managed.TCPPort))}
+	}
+	store, err := analytics.OpenStore(ctx, analytics.StoreConfig{
+		Addr: addrs, Database: cfg.ClickHouse.Database,
+		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password,
+	})
+	if err != nil {
+		return fmt.Errorf("backfill needs ClickHouse at %v (start `sunlight serve` first when it is managed): %w", addrs, err)
+	}
+	defer store.Close()
+	start := time.Now()
+	n, err := simulator.Backfill(ctx, tl, store, from, to, stdout)
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	fmt.Fprintf(stdout, "backfill done: %d events in %s\n", n, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// parseSpan reads a span such as 30d, 12h or 90m ("" is zero).
+func parseSpan(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 3660 {
+			return 0, fmt.Errorf("%q is not a number of days like 30d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a span like 30d, 12h or 90m", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,47 @@
+package console
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sunlight-gov/sunlight/internal/apperr"
+)
+
+// statusOf maps an error's kind to an HTTP status.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, apperr.Invalid):
+		return http.StatusBadRequest
+	case errors.Is(err, apperr.Unauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, apperr.Forbidden):
+		return http.StatusForbidden
+	case errors.Is(err, apperr.NotFound):
+		return http.StatusNotFound
+	case errors.Is(err, apperr.Conflict):
+		return http.StatusConflict
+	case errors.Is(err, apperr.TooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, apperr.Unavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError is the one place errors become HTTP responses. The text of an
+// error with a kind is for the client; anything else is logged and answered
+// with a bare "internal error" so internals never leak.
+func writeError(c *gin.Context, log *slog.Logger, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		msg = "internal error"
+	} else if status == http.StatusServiceUnavailable {
+		log.Warn("request failed: dependency unavailable", "path", c.FullPath(), "err", err)
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": msg})
+}

@@ -1,0 +1,137 @@
+package console
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sunlight-gov/sunlight/internal/apperr"
+)
+
+// access says who may call a route. The zero value lets nobody in, so a
+// route added without a rule fails closed (and fails the route × role test).
+type access struct {
+	anyone bool   // no credentials needed
+	apiKey bool   // event producers with X-API-Key
+	roles  []Role // signed-in users with one of these roles
+}
+
+var (
+	public    = access{anyone: true}
+	producers = access{apiKey: true}
+)
+
+func rolesOf(r ...Role) access { return access{roles: r} }
+
+// route is one row of the route × role table: every API route is
+// registered from this table and nowhere else.
+type route struct {
+	method  string
+	path    string
+	access  access
+	handler gin.HandlerFunc
+}
+
+// principal is who is calling: a signed-in user or an event producer.
+type principal struct {
+	name   string
+	role   Role // empty for producers
+	claims sessionClaims
+	apiKey bool
+}
+
+const principalKey = "sunlight.principal"
+
+// caller returns the principal that authorize stored; routes open to anyone
+// get the zero principal.
+func caller(c *gin.Context) principal {
+	p, _ := c.Get(principalKey)
+	pr, _ := p.(principal)
+	return pr
+}
+
+// sessionCookie is the HttpOnly cookie that carries the session token for
+// the browser console; API clients may send the token as a Bearer header.
+const sessionCookie = "sunlight_session"
+
+// authorize enforces one route's access rule: 401 when the caller is not
+// identified, 403 when identified but not allowed.
+func (s *Server) authorize(a access) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if a.anyone {
+			c.Next()
+			return
+		}
+		if a.apiKey {
+			key := c.GetHeader("X-API-Key")
+			if name, ok := s.keys.lookup(key); ok {
+				c.Set(principalKey, principal{name: name, apiKey: true})
+				c.Next()
+				return
+			}
+			if key != "" {
+				writeError(c, s.log, apperr.New(apperr.Unauthorized, "unknown API key"))
+				return
+			}
+		}
+		p, err := s.userFromRequest(c)
+		if err != nil {
+			if a.apiKey && len(a.roles) == 0 {
+				err = apperr.New(apperr.Unauthorized, "this endpoint needs an event producer's X-API-Key header")
+			}
+			writeError(c, s.log, err)
+			return
+		}
+		if !slices.Contains(a.roles, p.role) {
+			writeError(c, s.log, apperr.New(apperr.Forbidden, "role %s may not %s %s", p.role, c.Request.Method, c.FullPath()))
+			return
+		}
+		c.Set(principalKey, p)
+		c.Next()
+	}
+}
+
+// userFromRequest reads the session token from the Authorization header or
+// the session cookie and checks that its user still exists with that role.
+func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
+	token := ""
+	if h := c.GetHeader("Authorization"); h != "" {
+		t, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return principal{}, apperr.New(apperr.Unauthorized, "Authorization header must be \"Bearer <token>\"")
+		}
+		token = strings.TrimSpace(t)
+	} else if ck, err := c.Cookie(sessionCookie); err == nil {
+		token = ck
+	}
+	if token == "" {
+		return principal{}, apperr.New(apperr.Unauthorized, "sign in first: no session token")
+	}
+	claims, err := s.sessions.verify(token)
+	if err != nil {
+		return principal{}, apperr.New(apperr.Unauthorized, "%v", err)
+	}
+	u, ok := s.users.lookup(claims.Username)
+	if !ok || u.Role != claims.Role {
+		return principal{}, apperr.New(apperr.Unauthorized, "the account of this session no longer exists or changed role: sign in again")
+	}
+	return principal{name: u.Username, role: u.Role, claims: claims}, nil
+}
+
+// routes is the route × role table of the API.
+func (s *Server) routes() []route {
+	staff := rolesOf(RoleInspector, RoleManager, RoleAdmin)
+	return []route{
+		{http.MethodGet, "/healthz", public, s.handleHealthz},
+		{http.MethodPost, "/api/v1/auth/login", public, s.handleLogin},
+		{http.MethodPost, "/api/v1/auth/logout", rolesOf(Roles...), s.handleLogout},
+		{http.MethodGet, "/api/v1/auth/me", rolesOf(Roles...), s.handleMe},
+		{http.MethodGet, "/metrics", rolesOf(RoleAdmin), s.handleMetrics},
+		{http.MethodGet, "/api/v1/halls", staff, s.handleHalls},
+		{http.MethodGet, "/api/v1/windows", staff, s.handleWindows},
+		{http.MethodPost, "/api/v1/events", producers, s.handleEvents},
+		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
+	}
+}

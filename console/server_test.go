@@ -1,0 +1,378 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/internal/chtest"
+	"github.com/sunlight-gov/sunlight/internal/config"
+)
+
+func TestMain(m *testing.M) {
+	chtest.Main(m)
+}
+
+const testConfig = `listen: 127.0.0.1:0
+data_dir: ./data
+auth:
+  users_file: ./users.yaml
+  api_keys:
+    - name: queue-system
+      key_sha256: "79976adc394ed8f7463eb3ddd06382f7ed1e9626ba8ecb171acc00b12f63f0e9"
+halls:
+  - id: city-main
+    name: 市政务服务中心主大厅
+    tier: city
+    windows:
+      - id: A01
+        department: 市场监管局
+        items: [SC-001]
+        camera: rtsp://127.0.0.1:8554/window/A01
+items:
+  - code: SC-001
+    name: 企业设立登记
+    department: 市场监管局
+    time_limit_days: 3
+`
+
+const apiKey = "demo-queue-key"
+
+// testServer is a console on a free port with one user per role (the
+// password is the role name twice) over a fresh ClickHouse database.
+type testServer struct {
+	*Server
+	url   string
+	store *analytics.Store
+	clock *fakeClock
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sunlight.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(testConfig), 0o644))
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+	for _, r := range Roles {
+		require.NoError(t, AddUser(cfg.Auth.UsersFile, string(r), r, string(r)+string(r)))
+	}
+	store := chtest.Store(t)
+	clock := &fakeClock{t: time.Now()}
+	srv := &Server{Config: cfg, Store: store, Now: clock.now}
+	require.NoError(t, srv.Initialize())
+	t.Cleanup(srv.Close)
+	return &testServer{Server: srv, url: "http://" + srv.Addr(), store: store, clock: clock}
+}
+
+// login signs in as the user named after role and returns the token.
+func (ts *testServer) login(t *testing.T, role Role) string {
+	t.Helper()
+	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/auth/login", "", fmt.Sprintf(`{"username":%q,"password":%q}`, role, string(role)+string(role)), nil)
+	require.Equal(t, http.StatusOK, status, "login %s: %s", role, body)
+	var resp struct {
+		Token string `json:"token"`
+		Role  Role   `json:"role"`
+	}
+	require.NoError(t, json.Unmarshal(body, &resp))
+	require.Equal(t, role, resp.Role)
+	return resp.Token
+}
+
+func (ts *testServer) do(t *testing.T, method, path, token, body string, hdr map[string]string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.url+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, data, resp.Header
+}
+
+// errorMessage checks that a body is {"error": "..."} and returns the text.
+func errorMessage(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Error string `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(body, &e), "error bodies are JSON: %s", body)
+	require.NotEmpty(t, e.Error, "error body names the problem: %s", body)
+	return e.Error
+}
+
+func TestHealthz(t *testing.T) {
+	ts := newTestServer(t)
+	status, body, _ := ts.do(t, http.MethodGet, "/healthz", "", "", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	require.JSONEq(t, `{"status":"ok"}`, string(body))
+}
+
+func TestUnknownRouteAndMethod(t *testing.T) {
+	ts := newTestServer(t)
+	status, body, _ := ts.do(t, http.MethodGet, "/api/v1/nope", "", "", nil)
+	require.Equal(t, http.StatusNotFound, status)
+	require.Contains(t, errorMessage(t, body), "no such endpoint")
+	status, body, _ = ts.do(t, http.MethodDelete, "/api/v1/auth/login", "", "", nil)
+	require.Equal(t, http.StatusMethodNotAllowed, status)
+	require.Contains(t, errorMessage(t, body), "not allowed")
+}
+
+func TestLogin(t *testing.T) {
+	ts := newTestServer(t)
+	tests := []struct {
+		name, body string
+		status     int
+		want       string
+	}{
+		{"ok", `{"username":"manager","password":"managermanager"}`, 200, ""},
+		{"wrong password", `{"username":"manager","password":"nope-nope"}`, 401, "wrong username or password"},
+		{"unknown user", `{"username":"ghost","password":"managermanager"}`, 401, "wrong username or password"},
+		{"missing password", `{"username":"manager"}`, 400, "username and password are required"},
+		{"not json", `username=manager`, 400, "body must be JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, hdr := ts.do(t, http.MethodPost, "/api/v1/auth/login", "", tt.body, nil)
+			require.Equal(t, tt.status, status, string(body))
+			if tt.want != "" {
+				require.Contains(t, errorMessage(t, body), tt.want)
+				return
+			}
+			var resp map[string]string
+			require.NoError(t, json.Unmarshal(body, &resp))
+			require.True(t, strings.HasPrefix(resp["token"], tokenPrefix))
+			require.Equal(t, "manager", resp["role"])
+			exp, err := time.Parse(time.RFC3339, resp["expires"])
+			require.NoError(t, err)
+			require.WithinDuration(t, ts.clock.t.Add(12*time.Hour), exp, time.Second)
+			cookie := hdr.Get("Set-Cookie")
+			require.Contains(t, cookie, sessionCookie+"="+resp["token"])
+			require.Contains(t, cookie, "HttpOnly")
+			require.Contains(t, cookie, "SameSite=Strict")
+		})
+	}
+}
+
+func TestSessionCookieExpiryAndLogout(t *testing.T) {
+	ts := newTestServer(t)
+	token := ts.login(t, RoleInspector)
+
+	cookie := map[string]string{"Cookie": sessionCookie + "=" + token}
+	status, body, _ := ts.do(t, http.MethodGet, "/api/v1/auth/me", "", "", cookie)
+	require.Equal(t, http.StatusOK, status, "the cookie alone signs in: %s", body)
+	require.Contains(t, string(body), `"inspector"`)
+
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/auth/me", token[:len(token)-2]+"xx", "", nil)
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, errorMessage(t, body), "invalid session token")
+
+	ts.clock.t = ts.clock.t.Add(12*time.Hour + time.Second)
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/auth/me", token, "", nil)
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, errorMessage(t, body), "session expired")
+
+	token = ts.login(t, RoleInspector)
+	status, _, _ = ts.do(t, http.MethodPost, "/api/v1/auth/logout", token, "", nil)
+	require.Equal(t, http.StatusOK, status)
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/auth/me", token, "", nil)
+	require.Equal(t, http.StatusUnauthorized, status, "a token is dead after logout")
+	require.Contains(t, errorMessage(t, body), "session expired")
+}
+
+// sampleRequests holds a request per route that its allowed callers can
+// make successfully. The route × role test fails for a route missing here,
+// so a new route cannot skip the table.
+var sampleRequests = map[string]struct {
+	who  string // the expected access rule, pinned here so a change to the table is a visible change to this test
+	body string
+	ok   int
+}{
+	"GET /healthz":             {"anyone", "", 200},
+	"POST /api/v1/auth/login":  {"anyone", `{"username":"admin","password":"adminadmin"}`, 200},
+	"POST /api/v1/auth/logout": {"admin,inspector,manager,auditor", "", 200},
+	"GET /api/v1/auth/me":      {"admin,inspector,manager,auditor", "", 200},
+	"GET /metrics":             {"admin", "", 200},
+	"GET /api/v1/halls":        {"inspector,manager,admin", "", 200},
+	"GET /api/v1/windows":      {"inspector,manager,admin", "", 200},
+	"POST /api/v1/events":      {"producers", `[{"event_id":"rr-1","type":"window_opened","ts":"2026-11-25T08:30:00+08:00","hall":"city-main","window":"A01"}]`, 202},
+	"GET /api/v1/audit":        {"auditor,admin", "", 200},
+}
+
+// describe renders an access rule the way sampleRequests writes it.
+func (a access) describe() string {
+	switch {
+	case a.anyone:
+		return "anyone"
+	case a.apiKey && len(a.roles) == 0:
+		return "producers"
+	}
+	var parts []string
+	if a.apiKey {
+		parts = append(parts, "producers")
+	}
+	for _, r := range a.roles {
+		parts = append(parts, string(r))
+	}
+	return strings.Join(parts, ",")
+}
+
+func TestRouteRoleTable(t *testing.T) {
+	ts := newTestServer(t)
+	tokens := map[Role]string{}
+	for _, r := range Roles {
+		tokens[r] = ts.login(t, r)
+	}
+	type caller struct {
+		name  string
+		role  Role
+		key   bool
+		token func() string
+	}
+	callers := []caller{{name: "nobody"}, {name: "producer", key: true}}
+	for _, r := range Roles {
+		callers = append(callers, caller{name: string(r), role: r})
+	}
+	for _, rt := range ts.routes() {
+		id := rt.method + " " + rt.path
+		sample, ok := sampleRequests[id]
+		if !ok {
+			t.Errorf("route %s has no sample request in sampleRequests: add one (and its access rule)", id)
+			continue
+		}
+		if got := rt.access.describe(); got != sample.who {
+			t.Errorf("route %s is open to %q, the policy says %q", id, got, sample.who)
+		}
+		if !rt.access.anyone && !rt.access.apiKey && len(rt.access.roles) == 0 {
+			t.Errorf("route %s has no access rule: it would refuse everyone", id)
+		}
+		for _, c := range callers {
+			t.Run(id+" as "+c.name, func(t *testing.T) {
+				hdr := map[string]string{}
+				token := ""
+				allowed := rt.access.anyone
+				switch {
+				case c.key:
+					hdr["X-API-Key"] = apiKey
+					allowed = allowed || rt.access.apiKey
+				case c.role != "":
+					token = ts.login(t, c.role) // a fresh token: logout must not spoil the others
+					for _, r := range rt.access.roles {
+						allowed = allowed || r == c.role
+					}
+				}
+				status, body, _ := ts.do(t, rt.method, rt.path, token, sample.body, hdr)
+				switch {
+				case allowed:
+					require.Equal(t, sample.ok, status, "allowed caller: %s", body)
+				case c.role == "" && !c.key, c.key && len(rt.access.roles) > 0:
+					require.Equal(t, http.StatusUnauthorized, status, "no user credentials: %s", body)
+					errorMessage(t, body)
+				case c.key:
+					require.Equal(t, http.StatusUnauthorized, status, "%s", body)
+				default:
+					require.Equal(t, http.StatusForbidden, status, "wrong role: %s", body)
+					require.Contains(t, errorMessage(t, body), "role "+string(c.role)+" may not")
+				}
+			})
+		}
+	}
+}
+
+func TestWrongAPIKey(t *testing.T) {
+	ts := newTestServer(t)
+	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", "[]", map[string]string{"X-API-Key": "guess"})
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, errorMessage(t, body), "unknown API key")
+	status, body, _ = ts.do(t, http.MethodPost, "/api/v1/events", "", "[]", nil)
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, errorMessage(t, body), "X-API-Key")
+}
+
+func TestLoginIsAudited(t *testing.T) {
+	ts := newTestServer(t)
+	ts.login(t, RoleAuditor)
+	ts.do(t, http.MethodPost, "/api/v1/auth/login", "", `{"username":"auditor","password":"bad-password"}`, nil)
+	entries, err := ts.store.ListAudit(context.Background(), analytics.AuditFilter{From: ts.clock.t.Add(-time.Hour), To: ts.clock.t.Add(time.Hour), Limit: 10})
+	require.NoError(t, err)
+	actions := map[string]int{}
+	for _, e := range entries {
+		require.Equal(t, "auditor", e.Actor)
+		actions[e.Action]++
+	}
+	require.Equal(t, map[string]int{"login": 1, "login_failed": 1}, actions)
+}
+
+func TestEventsEndpoint(t *testing.T) {
+	ts := newTestServer(t)
+	key := map[string]string{"X-API-Key": apiKey}
+	batch := `[{"event_id":"e1","type":"ticket_issued","ts":"2026-11-25T09:00:00+08:00","hall":"city-main","ticket":"A001","item":"SC-001"},
+	           {"event_id":"e2","type":"called","ts":"2026-11-25T09:05:00+08:00","hall":"city-main","window":"A01"},
+	           {"event_id":"e3","type":"called","ts":"2026-11-25T09:05:00+08:00","hall":"city-main","window":"A01","ticket":"A001"}]`
+	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", batch, key)
+	require.Equal(t, http.StatusAccepted, status, string(body))
+	var resp struct {
+		Accepted, Inserted, Duplicates, Rejected int
+		Results                                  []eventResult
+	}
+	require.NoError(t, json.Unmarshal(body, &resp))
+	require.Equal(t, 2, resp.Accepted)
+	require.Equal(t, 2, resp.Inserted)
+	require.Equal(t, 1, resp.Rejected)
+	require.Equal(t, "rejected", resp.Results[1].Status)
+	require.Contains(t, resp.Results[1].Error, "ticket: missing for a called event")
+
+	// Sending it again is a no-op.
+	status, body, _ = ts.do(t, http.MethodPost, "/api/v1/events", "", batch, key)
+	require.Equal(t, http.StatusAccepted, status, string(body))
+	require.NoError(t, json.Unmarshal(body, &resp))
+	require.Equal(t, 0, resp.Inserted)
+	require.Equal(t, 2, resp.Duplicates)
+
+	var n uint64
+	require.NoError(t, ts.store.Conn().QueryRow(context.Background(), "SELECT count() FROM events").Scan(&n))
+	require.Equal(t, uint64(2), n)
+
+	bad := []struct{ name, body, want string }{
+		{"malformed json", `[{"event_id":`, "not a valid JSON array"},
+		{"all rejected", `[{"event_id":"x","type":"teleport","ts":"2026-11-25T09:00:00Z","hall":"city-main"}]`, `unknown type "teleport"`},
+		{"empty", ``, "holds no events"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", tt.body, key)
+			require.Equal(t, http.StatusBadRequest, status)
+			require.Contains(t, errorMessage(t, body), tt.want)
+		})
+	}
+	t.Run("oversized body", func(t *testing.T) {
+		ts.MaxEventBody = 1024
+		status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", "["+strings.Repeat(" ", 2048)+"]", key)
+		require.Equal(t, http.StatusRequestEntityTooLarge, status)
+		require.Contains(t, errorMessage(t, body), "larger than 1024 bytes")
+	})
+}

@@ -1,0 +1,123 @@
+package ingest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type fakeCatalog struct{}
+
+func (fakeCatalog) WindowHall(w string) (string, bool) {
+	switch w {
+	case "A01", "A02":
+		return "city-main", true
+	case "B01":
+		return "district-hx", true
+	}
+	return "", false
+}
+func (fakeCatalog) HasHall(h string) bool { return h == "city-main" || h == "district-hx" }
+func (fakeCatalog) HasItem(c string) bool { return c == "SC-001" }
+
+var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func TestDecodeArrayAndNDJSON(t *testing.T) {
+	arr := `[{"event_id":"e1","type":"called","ts":"2026-11-25T09:30:00.123+08:00","hall":"city-main","window":"A01","ticket":"A031"},
+	         {"event_id":"e2","type":"rating","ts":"2026-11-25T09:40:00Z","hall":"city-main","window":"A01","rating":5}]`
+	nd := `{"event_id":"e1","type":"called","ts":"2026-11-25T09:30:00.123+08:00","hall":"city-main","window":"A01","ticket":"A031"}
+
+{"event_id":"e2","type":"rating","ts":"2026-11-25T09:40:00Z","hall":"city-main","window":"A01","rating":5}
+`
+	for name, body := range map[string]string{"array": arr, "ndjson": nd} {
+		t.Run(name, func(t *testing.T) {
+			items, err := DecodeBatch([]byte(body))
+			require.NoError(t, err)
+			require.Len(t, items, 2)
+			require.NoError(t, items[0].Err)
+			require.Equal(t, time.Date(2026, 11, 25, 1, 30, 0, 123e6, time.UTC), items[0].Event.TS, "times are stored in UTC")
+			require.Equal(t, "A031", items[0].Event.Ticket)
+			require.Equal(t, 5, items[1].Event.Rating)
+			require.Equal(t, 1, items[1].Index)
+			for _, it := range items {
+				require.NoError(t, Validate(it.Event, fakeCatalog{}, now))
+			}
+		})
+	}
+}
+
+func TestDecodeBatchErrors(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"empty", "  ", "holds no events"},
+		{"empty array", "[]", "holds no events"},
+		{"broken array", `[{"event_id":"e1"`, "not a valid JSON array"},
+		{"broken ndjson line", "{\"event_id\":\"e1\"}\n{oops}\n", "line 2 is not valid JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeBatch([]byte(tt.body))
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestPerEventProblems(t *testing.T) {
+	base := `"event_id":"e1","hall":"city-main","window":"A01","ticket":"A1","ts":"2026-11-25T09:30:00Z"`
+	tests := []struct{ name, event, want string }{
+		{"unknown type", `{` + base + `,"type":"teleported"}`, `type: unknown type "teleported"`},
+		{"missing type", `{` + base + `}`, "type: missing"},
+		{"missing ticket", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ts":"2026-11-25T09:30:00Z"}`, "ticket: missing for a called event"},
+		{"missing case id", `{` + base + `,"type":"case_completed"}`, "case_id: missing for a case_completed event"},
+		{"bad time", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"25/11/2026 09:30"}`, `ts: "25/11/2026 09:30" is not an RFC 3339 time`},
+		{"time without zone", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"2026-11-25T09:30:00"}`, "is not an RFC 3339 time"},
+		{"future time", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"2027-01-01T00:00:00Z"}`, "is in the future"},
+		{"number as string field", `{` + base + `,"type":"called","staff":1021}`, "staff: must be a string"},
+		{"rating out of range", `{` + base + `,"type":"rating","rating":9}`, "rating: 9 is not from 1 to 5"},
+		{"rating missing", `{` + base + `,"type":"rating"}`, "rating: missing"},
+		{"rating not a number", `{` + base + `,"type":"rating","rating":"good"}`, "rating: must be a whole number"},
+		{"unknown hall", `{"event_id":"e1","type":"window_opened","hall":"moon","window":"A01","ts":"2026-11-25T09:30:00Z"}`, `hall: unknown hall "moon"`},
+		{"unknown window", `{"event_id":"e1","type":"window_opened","hall":"city-main","window":"Z9","ts":"2026-11-25T09:30:00Z"}`, `window: unknown window "Z9"`},
+		{"window of other hall", `{"event_id":"e1","type":"window_opened","hall":"city-main","window":"B01","ts":"2026-11-25T09:30:00Z"}`, `window: "B01" belongs to hall "district-hx"`},
+		{"unknown item", `{"event_id":"e1","type":"ticket_issued","hall":"city-main","ticket":"A1","item":"XX-1","ts":"2026-11-25T09:30:00Z"}`, `item: unknown item code "XX-1"`},
+		{"not an object", `42`, "not a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `[{"event_id":"ok","type":"window_opened","hall":"city-main","window":"A02","ts":"2026-11-25T08:30:00Z"},` + tt.event + `]`
+			items, err := DecodeBatch([]byte(body))
+			require.NoError(t, err)
+			require.Len(t, items, 2)
+			require.NoError(t, items[0].Err)
+			require.NoError(t, Validate(items[0].Event, fakeCatalog{}, now), "the good event of the batch is kept")
+			err = items[1].Err
+			if err == nil {
+				err = Validate(items[1].Event, fakeCatalog{}, now)
+			}
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add([]byte(`[{"event_id":"e1","type":"called","ts":"2026-11-25T09:30:00Z","hall":"city-main","window":"A01","ticket":"A1"}]`))
+	f.Add([]byte("{\"event_id\":\"e1\"}\n{\"rating\":3}\n"))
+	f.Add([]byte(`[1,"x",null,{}]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		items, err := DecodeBatch(body)
+		if err != nil {
+			require.Empty(t, items)
+			return
+		}
+		require.NotEmpty(t, items)
+		for i, it := range items {
+			require.Equal(t, i, it.Index)
+			if it.Err == nil {
+				_ = Validate(it.Event, fakeCatalog{}, now)
+				if !it.Event.TS.IsZero() {
+					require.Equal(t, time.UTC, it.Event.TS.Location())
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,278 @@
+// Package config owns Sunlight's YAML configuration: its shape, its
+// defaults and its validation. Every key is documented, with its default, in
+// deploy/sunlight.example.yaml.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the HTTP address of the API and console. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// MetricsListen, when set, serves /metrics without auth on its own
+	// address (for a Prometheus scraper); /metrics on Listen is admin-only.
+	MetricsListen string `yaml:"metrics_listen"`
+	// DataDir holds the managed ClickHouse, recordings, the spool and the
+	// session key. Default ./data next to the config file.
+	DataDir string `yaml:"data_dir"`
+	// Timezone is the halls' time zone for display and working days.
+	// Default Asia/Shanghai.
+	Timezone string `yaml:"timezone"`
+
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	WebRTC     WebRTC     `yaml:"webrtc"`
+	Recording  Recording  `yaml:"recording"`
+	Auth       Auth       `yaml:"auth"`
+	Halls      []Hall     `yaml:"halls"`
+	Items      []Item     `yaml:"items"`
+	Calendar   Calendar   `yaml:"calendar"`
+
+	// Path is the file the config was read from (not a YAML key).
+	Path string `yaml:"-"`
+}
+
+// ClickHouse says where the analytics database lives.
+type ClickHouse struct {
+	// Addr lists native-protocol host:port addresses. Empty: Sunlight
+	// starts and manages its own local clickhouse-server.
+	Addr []string `yaml:"addr"`
+	// Database is created if missing. Default "sunlight".
+	Database string `yaml:"database"`
+	// Username and Password for Addr. Default user "default", no password.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Managed tunes the managed local server (only used when Addr is empty).
+	Managed ManagedClickHouse `yaml:"managed"`
+}
+
+// ManagedClickHouse is the local clickhouse-server that serve runs itself.
+type ManagedClickHouse struct {
+	// Binary is the clickhouse-server executable. Default: found on PATH.
+	Binary string `yaml:"binary"`
+	// TCPPort is the native port. Default 19000.
+	TCPPort int `yaml:"tcp_port"`
+	// HTTPPort is the HTTP port. Default 18123.
+	HTTPPort int `yaml:"http_port"`
+}
+
+// WebRTC configures live viewing.
+type WebRTC struct {
+	// UDPPort is the one UDP port all peers share. Default 8189.
+	UDPPort int `yaml:"udp_port"`
+	// PublicIPs are announced as host candidates (for NAT). Default none.
+	PublicIPs []string `yaml:"public_ips"`
+	// ICEServers are given to browsers and used by the server. Default none.
+	ICEServers []ICEServer `yaml:"ice_servers"`
+	// MaxViewersPerWindow bounds live sessions per window. Default 16.
+	MaxViewersPerWindow int `yaml:"max_viewers_per_window"`
+}
+
+// ICEServer is a STUN or TURN server.
+type ICEServer struct {
+	URLs       []string `yaml:"urls"`
+	Username   string   `yaml:"username"`
+	Credential string   `yaml:"credential"`
+}
+
+// Recording configures the recorder.
+type Recording struct {
+	// Dir holds segments. Default <data_dir>/recordings.
+	Dir string `yaml:"dir"`
+	// SegmentSeconds is the target segment length, cut at keyframes. Default 60.
+	SegmentSeconds int `yaml:"segment_seconds"`
+	// RetentionDays deletes segments older than this, unless held. Default 30.
+	RetentionDays int `yaml:"retention_days"`
+}
+
+// Auth configures users, sessions and event producers.
+type Auth struct {
+	// UsersFile holds users and their password hashes (see `sunlight user
+	// add`). Default <data_dir>/users.yaml.
+	UsersFile string `yaml:"users_file"`
+	// SessionTTL is how long a login lasts. Default 12h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// APIKeys are the event producers allowed to post events.
+	APIKeys []APIKey `yaml:"api_keys"`
+}
+
+// APIKey is one event producer; only the SHA-256 of its key is stored.
+type APIKey struct {
+	Name      string `yaml:"name"`
+	KeySHA256 string `yaml:"key_sha256"`
+}
+
+// Tier is a level of the service network.
+type Tier string
+
+// The three tiers of the network.
+const (
+	TierCity      Tier = "city"
+	TierDistrict  Tier = "district"
+	TierCommunity Tier = "community"
+)
+
+// Hall is a service hall with its numbered windows.
+type Hall struct {
+	ID      string   `yaml:"id"`
+	Name    string   `yaml:"name"`
+	Tier    Tier     `yaml:"tier"`
+	Parent  string   `yaml:"parent"`
+	Windows []Window `yaml:"windows"`
+}
+
+// Window is one service window and the camera above it.
+type Window struct {
+	ID         string   `yaml:"id"`
+	Name       string   `yaml:"name"`
+	Department string   `yaml:"department"`
+	Items      []string `yaml:"items"`
+	// Camera is the RTSP URL of the window's camera.
+	Camera string `yaml:"camera"`
+	// Transport is auto (UDP, falling back to TCP), udp or tcp. Default auto.
+	Transport string `yaml:"transport"`
+}
+
+// Item is an approval or service item from the public catalog.
+type Item struct {
+	Code       string `yaml:"code"`
+	Name       string `yaml:"name"`
+	Department string `yaml:"department"`
+	// TimeLimitDays is the legal time limit in working days (限时办结).
+	TimeLimitDays int      `yaml:"time_limit_days"`
+	LegalBasis    string   `yaml:"legal_basis"`
+	Materials     []string `yaml:"materials"`
+	Steps         []string `yaml:"steps"`
+	Fee           string   `yaml:"fee"`
+	Phone         string   `yaml:"phone"`
+	// TargetWaitMinutes is the service-level target for waiting. Default 15.
+	TargetWaitMinutes int `yaml:"target_wait_minutes"`
+}
+
+// Calendar lists the exceptions to the Monday–Friday working week.
+type Calendar struct {
+	// Holidays are weekdays that are not worked (YYYY-MM-DD).
+	Holidays []string `yaml:"holidays"`
+	// Workdays are weekend days that are worked (调休, YYYY-MM-DD).
+	Workdays []string `yaml:"workdays"`
+}
+
+// Load reads, defaults and validates the file at path. Relative paths in
+// the file are made relative to the file's own folder.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.Path = abs
+	cfg.resolvePaths(filepath.Dir(abs))
+	return cfg, nil
+}
+
+// Parse decodes, defaults and validates a configuration; relative paths
+// stay relative (Load resolves them).
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty")
+		}
+		return nil, cleanYAMLError(err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`field (\S+) not found in type config\.(\S+)`)
+	badDuration  = regexp.MustCompile("cannot unmarshal !!str `([^`]*)` into time.Duration")
+	badType      = regexp.MustCompile("cannot unmarshal !!(\\w+) `([^`]*)` into (\\S+)")
+)
+
+// cleanYAMLError turns yaml.v3's Go-flavoured messages into ones an
+// operator can act on ("unknown key" instead of a Go type name).
+func cleanYAMLError(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
+	msg = unknownField.ReplaceAllString(msg, `unknown key "$1" (in $2)`)
+	msg = badDuration.ReplaceAllString(msg, `"$1" is not a duration (write it like 12h or 30m)`)
+	msg = badType.ReplaceAllString(msg, `"$2" is not of the expected type ($3)`)
+	msg = strings.ReplaceAll(msg, "\n  ", "; ")
+	return errors.New(strings.TrimSpace(msg))
+}
+
+func (c *Config) applyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	def(&c.Listen, "127.0.0.1:8080")
+	def(&c.DataDir, "./data")
+	def(&c.Timezone, "Asia/Shanghai")
+	def(&c.ClickHouse.Database, "sunlight")
+	def(&c.ClickHouse.Username, "default")
+	defInt(&c.ClickHouse.Managed.TCPPort, 19000)
+	defInt(&c.ClickHouse.Managed.HTTPPort, 18123)
+	defInt(&c.WebRTC.UDPPort, 8189)
+	defInt(&c.WebRTC.MaxViewersPerWindow, 16)
+	def(&c.Recording.Dir, filepath.Join(c.DataDir, "recordings"))
+	defInt(&c.Recording.SegmentSeconds, 60)
+	defInt(&c.Recording.RetentionDays, 30)
+	def(&c.Auth.UsersFile, filepath.Join(c.DataDir, "users.yaml"))
+	if c.Auth.SessionTTL == 0 {
+		c.Auth.SessionTTL = 12 * time.Hour
+	}
+	for i := range c.Halls {
+		for j := range c.Halls[i].Windows {
+			def(&c.Halls[i].Windows[j].Transport, "auto")
+			def(&c.Halls[i].Windows[j].Name, c.Halls[i].Windows[j].ID)
+		}
+	}
+	for i := range c.Items {
+		defInt(&c.Items[i].TargetWaitMinutes, 15)
+	}
+}
+
+func (c *Config) resolvePaths(base string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	abs(&c.DataDir)
+	abs(&c.Recording.Dir)
+	abs(&c.Auth.UsersFile)
+	if strings.Contains(c.ClickHouse.Managed.Binary, "/") {
+		abs(&c.ClickHouse.Managed.Binary)
+	}
+}
