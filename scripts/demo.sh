@@ -53,7 +53,7 @@ if [ ${#backfill[@]} -gt 0 ]; then
     kill -0 "${pids[1]}" 2>/dev/null || { echo "demo: the simulator stopped:"; tail -20 "$demo/simulate.log"; exit 1; }
     sleep 1
   done
-  tail -1 "$demo/simulate.log"
+  grep "^backfill done" "$demo/simulate.log" || true
 fi
 
 cat <<TXT

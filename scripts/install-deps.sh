@@ -8,6 +8,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/
 have clickhouse-server || need+=(clickhouse-server)
 have clickhouse-client || need+=(clickhouse-client)
 have ffmpeg            || need+=(ffmpeg)
+have curl              || need+=(curl ca-certificates)
 have ffprobe           || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
 if [ "${SUNLIGHT_NO_BROWSER:-}" = "" ]; then

@@ -54,7 +54,11 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr).With("component", "simulate")
+	log := newLogger(stderr)
+	// History keeps the real opening hours even when the live hall is kept
+	// open around the clock, so that the dashboards' hour-of-day patterns
+	// look like a real hall's. The two modes use different event ids.
+	history := &simulator.Timeline{Config: cfg, Seed: *seed}
 	tl := &simulator.Timeline{Config: cfg, Seed: *seed, AlwaysOpen: *alwaysOpen}
 
 	if !*noCameras {
@@ -82,9 +86,13 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if backfill > 0 {
 		// History ends where the live clock starts (today's opening when
-		// fast-forwarding), so the two neither overlap nor leave a gap.
-		to := live.StartAt(time.Now())
-		if err := runBackfill(ctx, cfg, tl, to.Add(-backfill), to, stdout); err != nil {
+		// fast-forwarding), so the two neither overlap nor leave a gap; an
+		// always-open live hall is a different timeline and starts now.
+		to := time.Now()
+		if !*alwaysOpen {
+			to = live.StartAt(to)
+		}
+		if err := runBackfill(ctx, cfg, history, to.Add(-backfill), to, stdout); err != nil {
 			return err
 		}
 	}

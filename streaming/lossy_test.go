@@ -1,0 +1,111 @@
+package streaming
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// lossyProxy relays UDP between one client and the server, dropping every
+// nth RTP packet from the server (RTCP and STUN pass).
+type lossyProxy struct {
+	front, back *net.UDPConn
+	server      *net.UDPAddr
+	every       int64
+	dropped     atomic.Int64
+	client      atomic.Pointer[net.UDPAddr]
+	wg          sync.WaitGroup
+}
+
+func newLossyProxy(t *testing.T, serverPort int, every int64) *lossyProxy {
+	front, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	back, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	p := &lossyProxy{front: front, back: back, every: every,
+		server: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: serverPort}}
+	p.wg.Add(2)
+	go func() { // client -> server
+		defer p.wg.Done()
+		buf := make([]byte, 2048)
+		for {
+			n, addr, err := front.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			p.client.Store(addr)
+			_, _ = back.WriteToUDP(buf[:n], p.server)
+		}
+	}()
+	go func() { // server -> client, lossy
+		defer p.wg.Done()
+		buf := make([]byte, 2048)
+		var rtpCount int64
+		for {
+			n, err := back.Read(buf)
+			if err != nil {
+				return
+			}
+			isRTP := n > 2 && buf[0]>>6 == 2 && !(buf[1] >= 192 && buf[1] <= 223)
+			if isRTP {
+				if rtpCount++; rtpCount%p.every == 0 {
+					p.dropped.Add(1)
+					continue
+				}
+			}
+			if c := p.client.Load(); c != nil {
+				_, _ = front.WriteToUDP(buf[:n], c)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = front.Close()
+		_ = back.Close()
+		p.wg.Wait()
+	})
+	return p
+}
+
+var candidateAddr = regexp.MustCompile(`(a=candidate:\S+ \d+ udp \d+ )\S+ \d+( typ host)`)
+
+// TestWHEPLossRepairedByNACK loses every 25th media packet on the way to
+// the viewer: NACKs get them resent from the session's history (which
+// shares the stream's payloads) and the video decodes without an error.
+func TestWHEPLossRepairedByNACK(t *testing.T) {
+	stream, _ := liveStream(t, "w1", 1300*time.Millisecond, true)
+	srv, _ := testServer(t, stream)
+	proxy := newLossyProxy(t, srv.LocalUDPPort(), 25)
+
+	c, err := dialWHEP(t, srv, "w1", clientOptions{answerFilter: func(sdp string) string {
+		return candidateAddr.ReplaceAllString(sdp, fmt.Sprintf("${1}127.0.0.1 %d${2}", proxy.front.LocalAddr().(*net.UDPAddr).Port))
+	}})
+	require.NoError(t, err)
+
+	var all bytes.Buffer
+	n := 0
+	deadline := time.After(2500 * time.Millisecond)
+loop:
+	for {
+		select {
+		case au := <-c.aus:
+			if n == 0 {
+				require.True(t, au.idr())
+			}
+			all.Write(au.annexB)
+			n++
+		case <-deadline:
+			break loop
+		}
+	}
+	t.Logf("dropped %d packets, got %d access units", proxy.dropped.Load(), n)
+	require.Positive(t, proxy.dropped.Load())
+	require.Greater(t, n, 50, "the replayed GOP and 2.5 s of live video, all complete")
+	require.Empty(t, decodeErrors(t, all.Bytes()))
+}
