@@ -28,7 +28,7 @@ test: deps build vet
 # A short run of each fuzz target: long enough to find shallow crashes.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 15s ./ingest/
-	$(GO) test -run '^$$$$' -fuzz '^FuzzPacketize$$$$' -fuzztime 10s ./streaming/
+	$(GO) test -run '^$$' -fuzz '^FuzzPacketize$$' -fuzztime 10s ./streaming/
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
