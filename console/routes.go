@@ -123,14 +123,19 @@ func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
 // routes is the route × role table of the API.
 func (s *Server) routes() []route {
 	staff := rolesOf(RoleInspector, RoleManager, RoleAdmin)
+	watchers := rolesOf(RoleInspector, RoleAdmin)
 	return []route{
 		{http.MethodGet, "/healthz", public, s.handleHealthz},
+		{http.MethodGet, "/live-test", public, s.handleLiveTest},
 		{http.MethodPost, "/api/v1/auth/login", public, s.handleLogin},
 		{http.MethodPost, "/api/v1/auth/logout", rolesOf(Roles...), s.handleLogout},
 		{http.MethodGet, "/api/v1/auth/me", rolesOf(Roles...), s.handleMe},
 		{http.MethodGet, "/metrics", rolesOf(RoleAdmin), s.handleMetrics},
 		{http.MethodGet, "/api/v1/halls", staff, s.handleHalls},
 		{http.MethodGet, "/api/v1/windows", staff, s.handleWindows},
+		{http.MethodPost, "/api/v1/live/:window/whep", watchers, s.handleWHEPOffer},
+		{http.MethodPatch, "/api/v1/live/:window/whep/:session", watchers, s.handleWHEPPatch},
+		{http.MethodDelete, "/api/v1/live/:window/whep/:session", watchers, s.handleWHEPDelete},
 		{http.MethodPost, "/api/v1/events", producers, s.handleEvents},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
 	}

@@ -46,6 +46,10 @@ type Server struct {
 	Now func() time.Time
 	// MaxEventBody bounds a POST /api/v1/events body. Default 8 MiB.
 	MaxEventBody int64
+	// Live serves WHEP sessions; nil answers 503 to live requests.
+	Live liveVideo
+	// Cameras reports camera states for the windows view; nil shows none.
+	Cameras cameraStates
 
 	log      *slog.Logger
 	users    *Users
@@ -54,6 +58,7 @@ type Server struct {
 	catalog  *config.Catalog
 	engine   *gin.Engine
 	metrics  *serverMetrics
+	live     liveSessions
 
 	ln      net.Listener
 	httpSrv *http.Server
@@ -97,6 +102,7 @@ func (s *Server) Initialize() error {
 	s.keys = newAPIKeys(s.Config.Auth.APIKeys)
 	s.catalog = s.Config.Catalog()
 	s.metrics = newServerMetrics(s.Registry)
+	s.live.m = map[string]liveSession{}
 	s.engine = s.buildEngine()
 
 	ln, err := net.Listen("tcp", s.Config.Listen)

@@ -73,7 +73,7 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	store := chtest.Store(t)
 	clock := &fakeClock{t: time.Now()}
-	srv := &Server{Config: cfg, Store: store, Now: clock.now}
+	srv := &Server{Config: cfg, Store: store, Now: clock.now, Live: fakeLive{}}
 	require.NoError(t, srv.Initialize())
 	t.Cleanup(srv.Close)
 	return &testServer{Server: srv, url: "http://" + srv.Addr(), store: store, clock: clock}
@@ -211,16 +211,23 @@ var sampleRequests = map[string]struct {
 	who  string // the expected access rule, pinned here so a change to the table is a visible change to this test
 	body string
 	ok   int
+	path string            // the concrete path, where the route has parameters
+	hdr  map[string]string // extra headers
 }{
-	"GET /healthz":             {"anyone", "", 200},
-	"POST /api/v1/auth/login":  {"anyone", `{"username":"admin","password":"adminadmin"}`, 200},
-	"POST /api/v1/auth/logout": {"admin,inspector,manager,auditor", "", 200},
-	"GET /api/v1/auth/me":      {"admin,inspector,manager,auditor", "", 200},
-	"GET /metrics":             {"admin", "", 200},
-	"GET /api/v1/halls":        {"inspector,manager,admin", "", 200},
-	"GET /api/v1/windows":      {"inspector,manager,admin", "", 200},
-	"POST /api/v1/events":      {"producers", `[{"event_id":"rr-1","type":"window_opened","ts":"2026-11-25T08:30:00+08:00","hall":"city-main","window":"A01"}]`, 202},
-	"GET /api/v1/audit":        {"auditor,admin", "", 200},
+	"GET /live-test":           {"anyone", "", 200, "", nil},
+	"GET /healthz":             {"anyone", "", 200, "", nil},
+	"POST /api/v1/auth/login":  {"anyone", `{"username":"admin","password":"adminadmin"}`, 200, "", nil},
+	"POST /api/v1/auth/logout": {"admin,inspector,manager,auditor", "", 200, "", nil},
+	"GET /api/v1/auth/me":      {"admin,inspector,manager,auditor", "", 200, "", nil},
+	"GET /metrics":             {"admin", "", 200, "", nil},
+	"GET /api/v1/halls":        {"inspector,manager,admin", "", 200, "", nil},
+	"GET /api/v1/windows":      {"inspector,manager,admin", "", 200, "", nil},
+	"POST /api/v1/events":      {"producers", `[{"event_id":"rr-1","type":"window_opened","ts":"2026-11-25T08:30:00+08:00","hall":"city-main","window":"A01"}]`, 202, "", nil},
+	"GET /api/v1/audit":        {"auditor,admin", "", 200, "", nil},
+	"POST /api/v1/live/:window/whep": {"inspector,admin", "v=0\r\n", 201, "/api/v1/live/A01/whep",
+		map[string]string{"Content-Type": "application/sdp"}},
+	"PATCH /api/v1/live/:window/whep/:session":  {"inspector,admin", "", 405, "/api/v1/live/A01/whep/sess-1", nil},
+	"DELETE /api/v1/live/:window/whep/:session": {"inspector,admin", "", 200, "/api/v1/live/A01/whep/sess-1", nil},
 }
 
 // describe renders an access rule the way sampleRequests writes it.
@@ -273,6 +280,13 @@ func TestRouteRoleTable(t *testing.T) {
 		for _, c := range callers {
 			t.Run(id+" as "+c.name, func(t *testing.T) {
 				hdr := map[string]string{}
+				for k, v := range sample.hdr {
+					hdr[k] = v
+				}
+				path := rt.path
+				if sample.path != "" {
+					path = sample.path
+				}
 				token := ""
 				allowed := rt.access.anyone
 				switch {
@@ -285,7 +299,7 @@ func TestRouteRoleTable(t *testing.T) {
 						allowed = allowed || r == c.role
 					}
 				}
-				status, body, _ := ts.do(t, rt.method, rt.path, token, sample.body, hdr)
+				status, body, _ := ts.do(t, rt.method, path, token, sample.body, hdr)
 				switch {
 				case allowed:
 					require.Equal(t, sample.ok, status, "allowed caller: %s", body)
@@ -375,4 +389,16 @@ func TestEventsEndpoint(t *testing.T) {
 		require.Equal(t, http.StatusRequestEntityTooLarge, status)
 		require.Contains(t, errorMessage(t, body), "larger than 1024 bytes")
 	})
+}
+
+// fakeLive stands in for the WHEP server in the route tests: the real one
+// is exercised end to end in cmd/sunlight's live tests.
+type fakeLive struct{}
+
+func (fakeLive) NewSession(_ context.Context, window, offer string) (string, string, error) {
+	return "sess-1", "v=0\r\n", nil
+}
+func (fakeLive) CloseSession(id string) error { return nil }
+func (fakeLive) SessionStream(id string) (string, bool) {
+	return "A01", id == "sess-1"
 }

@@ -12,6 +12,8 @@ type windowView struct {
 	Hall       string   `json:"hall"`
 	Department string   `json:"department"`
 	Items      []string `json:"items"`
+	// Camera is the camera's state; absent when live video is not running.
+	Camera *CameraStatus `json:"camera,omitempty"`
 }
 
 type hallView struct {
@@ -36,13 +38,19 @@ func (s *Server) handleHalls(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"halls": out})
 }
 
-// handleWindows lists every window. Camera state, the current case and the
-// queue length join this view as live ingest and queue tracking land.
+// handleWindows lists every window with its camera's state. The current
+// case and the queue length join this view with queue tracking.
 func (s *Server) handleWindows(c *gin.Context) {
 	out := []windowView{}
 	for _, ref := range s.Config.Windows() {
 		w := ref.Window
-		out = append(out, windowView{ID: w.ID, Name: w.Name, Hall: ref.Hall.ID, Department: w.Department, Items: w.Items})
+		v := windowView{ID: w.ID, Name: w.Name, Hall: ref.Hall.ID, Department: w.Department, Items: w.Items}
+		if s.Cameras != nil {
+			if st, ok := s.Cameras.CameraStatus(w.ID); ok {
+				v.Camera = &st
+			}
+		}
+		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"windows": out})
 }

@@ -231,6 +231,12 @@ func (s *WebRTCServer) NewSession(ctx context.Context, streamID, offerSDP string
 	if !ok {
 		return "", "", apperr.New(apperr.NotFound, "window %s has no live stream", streamID)
 	}
+	// A bad offer is the client's mistake whatever the camera's state:
+	// say so first.
+	audioTrack, _ := stream.AudioTrack()
+	if _, err := planOffer(offerSDP, stream.VideoTrack(), audioTrack); err != nil {
+		return "", "", err
+	}
 	if s.Online != nil {
 		if reason, ok := s.Online(streamID); !ok {
 			if reason == "" {
@@ -239,10 +245,11 @@ func (s *WebRTCServer) NewSession(ctx context.Context, streamID, offerSDP string
 			return "", "", apperr.New(apperr.Unavailable, "the camera of window %s is offline: %s", streamID, reason)
 		}
 	}
-	if err := stream.Ready(); err != nil {
+	if err := s.waitReady(ctx, stream); err != nil {
 		return "", "", err
 	}
-	audioTrack, _ := stream.AudioTrack()
+	// The camera's first units may have changed the track (SPS/PPS, codec).
+	audioTrack, _ = stream.AudioTrack()
 	plan, err := planOffer(offerSDP, stream.VideoTrack(), audioTrack)
 	if err != nil {
 		return "", "", err
@@ -381,6 +388,28 @@ func (s *WebRTCServer) Sessions() []SessionStats {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
+}
+
+// readyWait bounds how long a viewer's request waits for the first video
+// of a camera that has just connected, rather than failing at once.
+const readyWait = 3 * time.Second
+
+// waitReady returns once the stream has video to send, waiting up to
+// readyWait for a camera that is online but has not sent its first
+// keyframe yet (a viewer who clicks as the camera connects).
+func (s *WebRTCServer) waitReady(ctx context.Context, stream *Stream) error {
+	deadline := time.Now().Add(readyWait)
+	for {
+		err := stream.Ready()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // CloseSession ends a session (the WHEP DELETE) and waits until it is gone.

@@ -39,6 +39,14 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).Port
+}
+
 // startSunlight runs the binary with args in the background; its output
 // goes to a buffer shown when the test fails.
 func startSunlight(t *testing.T, args ...string) *exec.Cmd {
@@ -64,6 +72,8 @@ func writeConfig(t *testing.T, dir string, listen string, chPort, chHTTP, rtspPo
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: %s
 data_dir: ./data
+webrtc:
+  udp_port: %d
 clickhouse:
   addr: []
   managed:
@@ -96,7 +106,7 @@ items:
     name: 发票领用
     department: 税务局
     time_limit_days: 1
-`, listen, chPort, chHTTP, rtspPort, rtspPort)
+`, listen, freeUDPPort(t), chPort, chHTTP, rtspPort, rtspPort)
 	path := filepath.Join(dir, "sunlight.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path

@@ -8,6 +8,9 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/console"
 	"github.com/sunlight-gov/sunlight/internal/config"
@@ -55,7 +58,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer store.Close()
 
-	srv := &console.Server{Config: cfg, Store: store, Logger: log}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &console.Server{Config: cfg, Store: store, Logger: log, Registry: reg}
+	lv, err := startLive(cfg, reg, log, srv.LiveSessionEnded, nil)
+	if err != nil {
+		return err
+	}
+	defer lv.close()
+	srv.Live, srv.Cameras = lv.webrtc, lv
 	if err := srv.Initialize(); err != nil {
 		return err
 	}
