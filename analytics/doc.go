@@ -1,4 +1,6 @@
 // Package analytics owns Sunlight's ClickHouse side: the managed local
 // clickhouse-server child process, the connection and schema migrations,
-// event and audit storage, and (later) KPI queries and supervision rules.
+// event, audit and camera stream health storage (with HealthWriter, the
+// batching writer for health reports), and (later) KPI queries and
+// supervision rules.
 package analytics

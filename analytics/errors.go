@@ -19,3 +19,8 @@ var ErrInvalidEvent = errors.New("analytics: invalid event")
 // ErrMigrationLocked is returned (wrapped) by OpenStore when another process
 // holds the migration lock for longer than the caller's context allows.
 var ErrMigrationLocked = errors.New("analytics: schema migration lock held by another process")
+
+// ErrInvalidStreamHealth is returned (wrapped) by Store.InsertStreamHealth
+// for a row whose time ClickHouse's DateTime cannot hold. Nothing of the
+// batch is written then.
+var ErrInvalidStreamHealth = errors.New("analytics: invalid stream health row")

@@ -24,9 +24,9 @@ type live struct {
 
 // startLive pulls every window's camera and serves WHEP. onSessionEnd is
 // told when a viewer's session ends (for the audit log); onHealth gets each
-// camera's periodic health report.
+// camera's periodic health report with the window's viewer count.
 func startLive(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger,
-	onSessionEnd func(id, window, reason string), onHealth func(ingest.CameraHealth)) (*live, error) {
+	onSessionEnd func(id, window, reason string), onHealth func(h ingest.CameraHealth, viewers int)) (*live, error) {
 	l := &live{streams: &streaming.Registry{}}
 	var specs []ingest.CameraSpec
 	for _, ref := range cfg.Windows() {
@@ -48,9 +48,13 @@ func startLive(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger,
 			s, _ := l.streams.Stream(id)
 			return s
 		},
-		Metrics:  metrics,
-		OnHealth: onHealth,
-		Logger:   log,
+		Metrics: metrics,
+		OnHealth: func(h ingest.CameraHealth) {
+			if onHealth != nil {
+				onHealth(h, l.webrtc.Viewers(h.Window))
+			}
+		},
+		Logger: log,
 	}
 	var ice []webrtc.ICEServer
 	for _, s := range cfg.WebRTC.ICEServers {

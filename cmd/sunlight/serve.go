@@ -13,6 +13,7 @@ import (
 
 	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/console"
+	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/config"
 )
 
@@ -61,7 +62,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := &console.Server{Config: cfg, Store: store, Logger: log, Registry: reg}
-	lv, err := startLive(cfg, reg, log, srv.LiveSessionEnded, nil)
+	health := &analytics.HealthWriter{Store: store, Logger: log}
+	if err := health.Initialize(); err != nil {
+		return err
+	}
+	defer health.Close()
+	catalog := cfg.Catalog()
+	lv, err := startLive(cfg, reg, log, srv.LiveSessionEnded, func(h ingest.CameraHealth, viewers int) {
+		hall, _ := catalog.WindowHall(h.Window)
+		health.Add(analytics.StreamHealthFromCamera(hall, h, viewers))
+	})
 	if err != nil {
 		return err
 	}
