@@ -44,6 +44,10 @@ type CameraServer struct {
 	Loop time.Duration
 	// ffmpeg binary. It defaults to the one on PATH.
 	FFmpeg string
+	// StampSEI puts a send-time SEI (see SendTimeUUID) before the first
+	// slice of every frame, for latency and loss measurements. Default
+	// false: the clips go out as ffmpeg encoded them.
+	StampSEI bool
 	// Logger. nil means discard.
 	Logger *slog.Logger
 
@@ -171,6 +175,7 @@ func (s *CameraServer) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("camera: window %s: %w", w, err)
 		}
+		c.stampSEI = s.StampSEI
 		s.cameras[cameraPath(w)] = c
 		cams = append(cams, c)
 	}

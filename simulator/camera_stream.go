@@ -30,6 +30,8 @@ type camera struct {
 	media  *description.Media
 	enc    *rtph264.Encoder // packetizes each frame once for every reader
 	tsBase uint32           // random, as RTP wants
+	// stampSEI adds a send-time SEI to every frame (CameraServer.StampSEI).
+	stampSEI bool
 
 	lastErrLog time.Time // only touched by the pacer goroutine
 }
@@ -63,6 +65,9 @@ func newCamera(server *gortsplib.Server, window string, clip *cameraClip, fps in
 // IDR, so looping is seamless as long as the timestamp keeps counting.
 func (c *camera) writeFrame(n int64, ntp time.Time, logger *slog.Logger) {
 	au := c.clip.aus[n%int64(len(c.clip.aus))]
+	if c.stampSEI {
+		au = StampAccessUnit(au, SendStamp{Time: time.Now(), Seq: uint64(n)})
+	}
 	pkts, err := c.enc.Encode(au)
 	if err == nil {
 		// computed from n, not accumulated, so no rounding drift at any FPS
