@@ -13,6 +13,8 @@ have ffprobe           || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
 if [ "${SUNLIGHT_NO_BROWSER:-}" = "" ]; then
   have chromium || need+=(chromium)
+  # The console is in Chinese first: without a CJK font Chromium draws boxes.
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

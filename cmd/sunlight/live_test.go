@@ -287,9 +287,9 @@ func TestLiveInBrowser(t *testing.T) {
 		require.Greater(t, times[i], times[i-1], "currentTime advances every second")
 	}
 	require.InDelta(t, 5.0, times[5]-times[0], 1.5, "plays at the camera's pace")
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	if dir := os.Getenv("SUNLIGHT_SCREENSHOTS"); dir != "" {
-		require.NoError(t, os.WriteFile(dir+"/live-test.jpg", shot, 0o644))
+		require.NoError(t, os.WriteFile(dir+"/live-test.png", shot, 0o644))
 	}
 }
