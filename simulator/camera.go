@@ -48,6 +48,11 @@ type CameraServer struct {
 	// slice of every frame, for latency and loss measurements. Default
 	// false: the clips go out as ffmpeg encoded them.
 	StampSEI bool
+	// Stagger spreads the cameras' frame times evenly over the frame
+	// period and their keyframes over the GOP, as independent cameras'
+	// would be. Default false: every camera's frames, and keyframes, are
+	// due at the same instants.
+	Stagger bool
 	// Logger. nil means discard.
 	Logger *slog.Logger
 
@@ -176,6 +181,10 @@ func (s *CameraServer) start(ctx context.Context) error {
 			return fmt.Errorf("camera: window %s: %w", w, err)
 		}
 		c.stampSEI = s.StampSEI
+		if s.Stagger {
+			c.phase = time.Second * time.Duration(i) / time.Duration(s.FPS*len(s.Windows))
+			c.skip = int64(i * s.frames(s.GOP) / len(s.Windows))
+		}
 		s.cameras[cameraPath(w)] = c
 		cams = append(cams, c)
 	}

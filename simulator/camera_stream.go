@@ -32,6 +32,10 @@ type camera struct {
 	tsBase uint32           // random, as RTP wants
 	// stampSEI adds a send-time SEI to every frame (CameraServer.StampSEI).
 	stampSEI bool
+	// phase delays the camera's frames within the frame period, and skip
+	// starts its clip that many frames in (CameraServer.Stagger).
+	phase time.Duration
+	skip  int64
 
 	lastErrLog time.Time // only touched by the pacer goroutine
 }
@@ -64,7 +68,7 @@ func newCamera(server *gortsplib.Server, window string, clip *cameraClip, fps in
 // writeFrame sends frame n of the endless stream. The clip restarts at an
 // IDR, so looping is seamless as long as the timestamp keeps counting.
 func (c *camera) writeFrame(n int64, ntp time.Time, logger *slog.Logger) {
-	au := c.clip.aus[n%int64(len(c.clip.aus))]
+	au := c.clip.aus[(n+c.skip)%int64(len(c.clip.aus))]
 	if c.stampSEI {
 		au = StampAccessUnit(au, SendStamp{Time: time.Now(), Seq: uint64(n)})
 	}
@@ -86,7 +90,8 @@ func (c *camera) writeFrame(n int64, ntp time.Time, logger *slog.Logger) {
 }
 
 // pace writes one frame per camera every 1/FPS. A single goroutine serves
-// all cameras: one timer wakes per frame instead of one per window.
+// all cameras: one timer wakes per frame instead of one per window (with
+// Stagger, once per camera, at its phase).
 func (s *CameraServer) pace(ctx context.Context, cams []*camera) {
 	defer s.wg.Done()
 
@@ -111,7 +116,16 @@ func (s *CameraServer) pace(ctx context.Context, cams []*camera) {
 		case <-timer.C:
 		}
 		for _, c := range cams {
-			c.writeFrame(n, due, s.logger)
+			at := due.Add(c.phase) // cams are in the order of their phases
+			if c.phase > 0 {
+				timer.Reset(time.Until(at))
+				select {
+				case <-ctx.Done():
+					return
+				case <-timer.C:
+				}
+			}
+			c.writeFrame(n, at, s.logger)
 		}
 	}
 }

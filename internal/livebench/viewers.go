@@ -1,0 +1,232 @@
+package livebench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// viewersConfig configures the viewers' child process.
+type viewersConfig struct {
+	// WHEP is the endpoint's base URL; a window's is WHEP/<window>.
+	WHEP      string   `json:"whep"`
+	Cameras   []string `json:"cameras"`
+	PerCamera int      `json:"per_camera"`
+	// JoinEvery spaces the viewers' joins: one new viewer every
+	// JoinEvery, cameras in turn, without waiting for the previous one.
+	JoinEvery time.Duration `json:"join_every"`
+	// ReadyTimeout bounds the wait for every viewer's first IDR.
+	ReadyTimeout time.Duration `json:"ready_timeout"`
+	// Grace is how long after the window the last frames may take.
+	Grace time.Duration `json:"grace"`
+}
+
+// viewersReady is the viewers' "ready" message.
+type viewersReady struct {
+	Viewers int `json:"viewers"`
+}
+
+// viewersReport is the viewers' "report" message.
+type viewersReport struct {
+	Viewers []viewerReport `json:"viewers"`
+	// Latency is arrival − send time of the window's frames, all viewers.
+	Latency quantiles `json:"latency_ms"`
+	// FirstIDR is the time from a viewer's POST to its first complete IDR;
+	// Connect to its peer connected.
+	FirstIDR quantiles `json:"first_idr_ms"`
+	Connect  quantiles `json:"connect_ms"`
+	// Frames of the window, all viewers.
+	Expected    int `json:"expected"`
+	Received    int `json:"received"`
+	Lost        int `json:"lost"`
+	TailUnknown int `json:"tail_unknown"`
+	// FirstNotIDR counts viewers whose first complete frame was no IDR.
+	FirstNotIDR int    `json:"first_not_idr"`
+	Broken      uint64 `json:"broken"`
+	LostPackets uint64 `json:"lost_packets"`
+	Duplicates  uint64 `json:"duplicates"`
+	Replayed    uint64 `json:"replayed"`
+}
+
+// quantiles summarises a sample, in ms.
+type quantiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// quantilesOf returns the nearest-rank quantiles of a sample.
+func quantilesOf(v []float64) quantiles {
+	if len(v) == 0 {
+		return quantiles{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	return quantiles{N: len(s), P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: s[len(s)-1]}
+}
+
+// runViewers is the viewers' child process: it joins every viewer, says
+// "ready" once each has its first IDR, and on "stop <t0> <t1>" (Unix ns,
+// the measurement window) reports.
+func runViewers(raw string) int {
+	var cfg viewersConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "livebench viewers: config:", err)
+		return 2
+	}
+	viewers, err := joinViewers(context.Background(), cfg)
+	defer closeViewers(viewers)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "livebench viewers:", err)
+		return 1
+	}
+
+	deadline := time.NewTimer(cfg.ReadyTimeout)
+	defer deadline.Stop()
+	for _, v := range viewers {
+		select {
+		case <-v.gotIDR:
+		case <-deadline.C:
+			r, _ := v.window(0, 0)
+			fmt.Fprintf(os.Stderr, "livebench viewers: a viewer of %s has no IDR after %s: %+v\n", v.camera, cfg.ReadyTimeout, r)
+			return 1
+		}
+	}
+	send("ready", viewersReady{Viewers: len(viewers)})
+
+	var t0, t1 int64
+	sc := bufio.NewScanner(os.Stdin)
+	for t0 == 0 && sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "stop %d %d", &t0, &t1); err != nil {
+			fmt.Fprintf(os.Stderr, "livebench viewers: unknown command %q\n", sc.Text())
+		}
+	}
+	if t0 == 0 {
+		return 1 // the parent is gone
+	}
+	time.Sleep(time.Until(time.Unix(0, t1).Add(cfg.Grace)))
+	send("report", report(viewers, t0, t1))
+	if f := os.Getenv(envTrace); f != "" {
+		if err := writeTrace(f, viewers, t0); err != nil {
+			fmt.Fprintln(os.Stderr, "livebench viewers: trace:", err)
+		}
+	}
+	return 0
+}
+
+// envTrace names a file that gets every frame every viewer received, as
+// CSV (viewer, camera, frame counter, IDR, sent and arrived in ms from the
+// window's start), to look at latency over time.
+const envTrace = "LIVEBENCH_TRACE"
+
+func writeTrace(file string, viewers []*viewer, t0 int64) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "viewer,camera,seq,idr,sent_ms,arrived_ms,latency_ms")
+	for i, v := range viewers {
+		v.mu.Lock()
+		for _, fr := range v.frames {
+			fmt.Fprintf(w, "%d,%s,%d,%v,%.3f,%.3f,%.3f\n", i, v.camera, fr.Seq, fr.IDR,
+				ms(time.Duration(fr.Sent-t0)), ms(time.Duration(fr.Arrived-t0)), ms(time.Duration(fr.Arrived-fr.Sent)))
+		}
+		v.mu.Unlock()
+	}
+	if err := w.Flush(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// joinViewers joins PerCamera viewers to each camera, one every JoinEvery.
+func joinViewers(ctx context.Context, cfg viewersConfig) ([]*viewer, error) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	loopback := loopbackInterfaces()
+	var (
+		mu      sync.Mutex
+		viewers []*viewer
+		errs    []error
+		wg      sync.WaitGroup
+	)
+	tick := time.NewTicker(max(cfg.JoinEvery, time.Millisecond))
+	defer tick.Stop()
+	for range cfg.PerCamera {
+		for _, cam := range cfg.Cameras {
+			wg.Go(func() {
+				v, err := dialViewer(ctx, client, viewerURL(cfg.WHEP, cam), cam, loopback)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				viewers = append(viewers, v)
+			})
+			<-tick.C
+		}
+	}
+	wg.Wait()
+	return viewers, errors.Join(errs...)
+}
+
+// closeViewers ends every session (WHEP DELETE) and peer, all at once.
+func closeViewers(viewers []*viewer) {
+	var wg sync.WaitGroup
+	for _, v := range viewers {
+		wg.Go(v.close)
+	}
+	wg.Wait()
+}
+
+// report sums up the window [t0, t1) over the viewers.
+func report(viewers []*viewer, t0, t1 int64) viewersReport {
+	var (
+		rep                 viewersReport
+		lat, first, connect []float64
+	)
+	for _, v := range viewers {
+		r, l := v.window(t0, t1)
+		rep.Viewers = append(rep.Viewers, r)
+		for _, d := range l {
+			lat = append(lat, ms(d))
+		}
+		first = append(first, r.FirstIDRMs)
+		connect = append(connect, r.ConnectMs)
+		rep.Expected += r.Expected
+		rep.Received += r.Received
+		rep.Lost += r.Lost
+		if r.TailUnknown {
+			rep.TailUnknown++
+		}
+		if !r.FirstWasIDR {
+			rep.FirstNotIDR++
+		}
+		rep.Broken += r.Assembler.Broken
+		rep.LostPackets += r.Assembler.LostPackets
+		rep.Duplicates += r.Assembler.Duplicates
+		rep.Replayed += r.Replayed
+	}
+	slices.SortFunc(rep.Viewers, func(a, b viewerReport) int { return strings.Compare(a.Camera, b.Camera) })
+	rep.Latency = quantilesOf(lat)
+	rep.FirstIDR = quantilesOf(first)
+	rep.Connect = quantilesOf(connect)
+	return rep
+}
