@@ -1,9 +1,11 @@
-package livebench
+package simulator
 
 // Tests of the simulator's send-time SEI (simulator/camera_sei.go), kept
 // here with their only user.
 
 import (
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -18,23 +20,21 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/rtp"
-
-	"github.com/sunlight-gov/sunlight/simulator"
 )
 
 func TestSendStampSEIRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		st   simulator.SendStamp
+		st   SendStamp
 	}{
-		{"now", simulator.SendStamp{Time: time.Now(), Seq: 42}},
-		{"zeros need emulation prevention", simulator.SendStamp{Time: time.Unix(0, 0), Seq: 0}},
-		{"0x000003 in the data", simulator.SendStamp{Time: time.Unix(0, 0x0000030000010002), Seq: 0x0300000001000003}},
-		{"all ones", simulator.SendStamp{Time: time.Unix(0, -1), Seq: ^uint64(0)}},
-		{"nanoseconds", simulator.SendStamp{Time: time.Unix(1_800_000_000, 123_456_789), Seq: 1 << 32}},
+		{"now", SendStamp{Time: time.Now(), Seq: 42}},
+		{"zeros need emulation prevention", SendStamp{Time: time.Unix(0, 0), Seq: 0}},
+		{"0x000003 in the data", SendStamp{Time: time.Unix(0, 0x0000030000010002), Seq: 0x0300000001000003}},
+		{"all ones", SendStamp{Time: time.Unix(0, -1), Seq: ^uint64(0)}},
+		{"nanoseconds", SendStamp{Time: time.Unix(1_800_000_000, 123_456_789), Seq: 1 << 32}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			nalu := simulator.NewSendStampSEI(tc.st)
+			nalu := NewSendStampSEI(tc.st)
 			if nalu[0] != 0x06 {
 				t.Fatalf("NAL header %#x, want 0x06 (SEI, nal_ref_idc 0)", nalu[0])
 			}
@@ -46,8 +46,8 @@ func TestSendStampSEIRoundTrip(t *testing.T) {
 			if nalu[len(nalu)-1] != 0x80 {
 				t.Fatalf("%x does not end with rbsp_trailing_bits", nalu)
 			}
-			rbsp := unescape(nalu[1:])
-			want := append([]byte{5, 32}, simulator.SendTimeUUID[:]...)
+			rbsp := seiUnescape(nalu[1:])
+			want := append([]byte{5, 32}, SendTimeUUID[:]...)
 			want = binary.BigEndian.AppendUint64(want, uint64(tc.st.Time.UnixNano()))
 			want = binary.BigEndian.AppendUint64(want, tc.st.Seq)
 			want = append(want, 0x80)
@@ -55,11 +55,11 @@ func TestSendStampSEIRoundTrip(t *testing.T) {
 				t.Fatalf("rbsp %x, want %x", rbsp, want)
 			}
 
-			got, ok := simulator.ParseSendStampSEI(nalu)
+			got, ok := ParseSendStampSEI(nalu)
 			if !ok || !got.Time.Equal(tc.st.Time) || got.Seq != tc.st.Seq {
 				t.Fatalf("ParseSendStampSEI = %v %d %v, want %v %d", got.Time, got.Seq, ok, tc.st.Time, tc.st.Seq)
 			}
-			tm, ok := simulator.ParseSendTimeSEI(nalu)
+			tm, ok := ParseSendTimeSEI(nalu)
 			if !ok || !tm.Equal(tc.st.Time) {
 				t.Fatalf("ParseSendTimeSEI = %v %v, want %v", tm, ok, tc.st.Time)
 			}
@@ -67,28 +67,9 @@ func TestSendStampSEIRoundTrip(t *testing.T) {
 	}
 }
 
-// unescape removes emulation_prevention_three_bytes.
-func unescape(b []byte) []byte {
-	var out []byte
-	zeros := 0
-	for _, c := range b {
-		if zeros >= 2 && c == 3 {
-			zeros = 0
-			continue
-		}
-		out = append(out, c)
-		if c == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-	}
-	return out
-}
-
 func TestParseSendTimeSEI(t *testing.T) {
-	stamp := simulator.SendStamp{Time: time.Unix(1_700_000_000, 5), Seq: 7}
-	ours := simulator.NewSendStampSEI(stamp)
+	stamp := SendStamp{Time: time.Unix(1_700_000_000, 5), Seq: 7}
+	ours := NewSendStampSEI(stamp)
 	otherUUID := bytes.Repeat([]byte{0x11}, 16)
 	// A SEI with a recovery point (type 6), then a 300-byte foreign
 	// user_data_unregistered (size coded 0xFF 0x2D), then ours.
@@ -97,10 +78,10 @@ func TestParseSendTimeSEI(t *testing.T) {
 	rbsp = append(rbsp, 5, 0xff, 300-255)
 	rbsp = append(rbsp, otherUUID...)
 	rbsp = append(rbsp, bytes.Repeat([]byte{0x22}, 300-16)...)
-	rbsp = append(rbsp, unescape(ours[1:])...) // ours, with its trailing bits
+	rbsp = append(rbsp, seiUnescape(ours[1:])...) // ours, with its trailing bits
 	several := append([]byte{0x06}, rbsp...)
 
-	timeOnly := append([]byte{0x06, 5, 24}, simulator.SendTimeUUID[:]...)
+	timeOnly := append([]byte{0x06, 5, 24}, SendTimeUUID[:]...)
 	timeOnly = binary.BigEndian.AppendUint64(timeOnly, uint64(stamp.Time.UnixNano()))
 	timeOnly = append(timeOnly, 0x80)
 
@@ -120,11 +101,11 @@ func TestParseSendTimeSEI(t *testing.T) {
 		{"only 0xFF", []byte{0x06, 0xff, 0xff}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tm, ok := simulator.ParseSendTimeSEI(tc.nalu)
+			tm, ok := ParseSendTimeSEI(tc.nalu)
 			if ok != tc.time || (ok && !tm.Equal(stamp.Time)) {
 				t.Errorf("ParseSendTimeSEI = %v, %v; want ok %v", tm, ok, tc.time)
 			}
-			st, ok := simulator.ParseSendStampSEI(tc.nalu)
+			st, ok := ParseSendStampSEI(tc.nalu)
 			if ok != tc.seq || (ok && (st.Seq != stamp.Seq || !st.Time.Equal(stamp.Time))) {
 				t.Errorf("ParseSendStampSEI = %+v, %v; want ok %v", st, ok, tc.seq)
 			}
@@ -135,8 +116,8 @@ func TestParseSendTimeSEI(t *testing.T) {
 func TestStampAccessUnit(t *testing.T) {
 	sps, pps, x264 := []byte{0x67, 1}, []byte{0x68, 2}, []byte{0x06, 5, 1, 0x80}
 	idr, p := []byte{0x65, 0x88}, []byte{0x41, 0x9a}
-	st := simulator.SendStamp{Time: time.Unix(1, 2), Seq: 3}
-	sei := simulator.NewSendStampSEI(st)
+	st := SendStamp{Time: time.Unix(1, 2), Seq: 3}
+	sei := NewSendStampSEI(st)
 	for _, tc := range []struct {
 		name   string
 		au     [][]byte
@@ -149,7 +130,7 @@ func TestStampAccessUnit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			orig := slices.Clone(tc.au)
-			got := simulator.StampAccessUnit(tc.au, st)
+			got := StampAccessUnit(tc.au, st)
 			if !slices.EqualFunc(got, tc.want, bytes.Equal) {
 				t.Errorf("got %x, want %x", got, tc.want)
 			}
@@ -165,7 +146,7 @@ func TestStampAccessUnit(t *testing.T) {
 // the stamped stream without a complaint.
 func TestStampedCameraDecodes(t *testing.T) {
 	requireFFmpeg(t)
-	cams := &simulator.CameraServer{
+	cams := &CameraServer{
 		Address: "127.0.0.1:0", Windows: []string{"A"}, CacheDir: t.TempDir(),
 		Width: 320, Height: 240, FPS: 15, GOP: time.Second, Loop: 2 * time.Second,
 		StampSEI: true,
@@ -179,11 +160,11 @@ func TestStampedCameraDecodes(t *testing.T) {
 	var annexB []byte
 	var last uint64
 	for i, au := range aus {
-		var stamps []simulator.SendStamp
+		var stamps []SendStamp
 		for _, nalu := range au {
-			if st, ok := simulator.ParseSendStampSEI(nalu); ok {
+			if st, ok := ParseSendStampSEI(nalu); ok {
 				stamps = append(stamps, st)
-				if !bytes.Equal(nalu, simulator.NewSendStampSEI(st)) {
+				if !bytes.Equal(nalu, NewSendStampSEI(st)) {
 					t.Errorf("frame %d: SEI %x changed on the way", i, nalu)
 				}
 			}
@@ -310,18 +291,18 @@ func playRTSP(t *testing.T, rawURL string) (<-chan [][]byte, func()) {
 
 func isIDR(au [][]byte) bool {
 	for _, nalu := range au {
-		if len(nalu) > 0 && nalu[0]&0x1f == nalIDR {
+		if len(nalu) > 0 && nalu[0]&0x1f == byte(h264.NALUTypeIDR) {
 			return true
 		}
 	}
 	return false
 }
 
-// TestStaggeredCameras checks simulator.CameraServer.Stagger: two cameras'
+// TestStaggeredCameras checks CameraServer.Stagger: two cameras'
 // frames half a frame period apart, their IDRs half a GOP apart.
 func TestStaggeredCameras(t *testing.T) {
 	requireFFmpeg(t)
-	cams := &simulator.CameraServer{
+	cams := &CameraServer{
 		Address: "127.0.0.1:0", Windows: []string{"A", "B"}, CacheDir: t.TempDir(),
 		Width: 320, Height: 240, FPS: 15, GOP: time.Second, Loop: 2 * time.Second,
 		StampSEI: true, Stagger: true,
@@ -344,7 +325,7 @@ func TestStaggeredCameras(t *testing.T) {
 		m := map[uint64]frame{}
 		for _, au := range aus {
 			for _, nalu := range au {
-				if st, ok := simulator.ParseSendStampSEI(nalu); ok {
+				if st, ok := ParseSendStampSEI(nalu); ok {
 					m[st.Seq] = frame{st.Time, isIDR(au)}
 				}
 			}
