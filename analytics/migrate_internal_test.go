@@ -29,7 +29,7 @@ func TestSplitStatements(t *testing.T) {
 func TestEmbeddedMigrations(t *testing.T) {
 	ms, err := loadMigrations()
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(ms), 3)
+	require.GreaterOrEqual(t, len(ms), 5)
 	for i, m := range ms {
 		require.Equal(t, uint32(i+1), m.Version, "versions are 1, 2, ... without gaps")
 		require.NotEmpty(t, m.Statements)
@@ -37,6 +37,8 @@ func TestEmbeddedMigrations(t *testing.T) {
 	require.Equal(t, "events", ms[0].Name)
 	require.Equal(t, "audit", ms[1].Name)
 	require.Equal(t, "stream_health", ms[2].Name)
+	require.Equal(t, "recordings", ms[3].Name)
+	require.Equal(t, "legal_holds", ms[4].Name)
 }
 
 func TestParseMigrationsRejectsBadFiles(t *testing.T) {

@@ -79,16 +79,20 @@ func TestOpenStoreCreatesDatabaseAndMigratesOnce(t *testing.T) {
 
 	tables, err := first.Tables(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, []string{"audit_log", "events", "schema_migrations", "stream_health"}, tables)
+	require.Equal(t, []string{"audit_log", "events", "legal_holds", "recording_segments", "schema_migrations", "stream_health"}, tables)
 
 	rows := migrationRows(t, first)
-	require.Len(t, rows, 3)
+	require.Len(t, rows, 5)
 	require.Equal(t, uint32(1), rows[0].Version)
 	require.Equal(t, "events", rows[0].Name)
 	require.Equal(t, uint32(2), rows[1].Version)
 	require.Equal(t, "audit", rows[1].Name)
 	require.Equal(t, uint32(3), rows[2].Version)
 	require.Equal(t, "stream_health", rows[2].Name)
+	require.Equal(t, uint32(4), rows[3].Version)
+	require.Equal(t, "recordings", rows[3].Name)
+	require.Equal(t, uint32(5), rows[4].Version)
+	require.Equal(t, "legal_holds", rows[4].Name)
 	require.WithinRange(t, rows[0].AppliedAt, before.Truncate(time.Second), time.Now().Add(time.Second))
 
 	second, err := analytics.OpenStore(t.Context(), cfg)
@@ -97,7 +101,7 @@ func TestOpenStoreCreatesDatabaseAndMigratesOnce(t *testing.T) {
 	require.Equal(t, rows, migrationRows(t, second), "second OpenStore applied migrations again")
 	tables, err = second.Tables(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, []string{"audit_log", "events", "schema_migrations", "stream_health"}, tables, "lock table left behind")
+	require.Equal(t, []string{"audit_log", "events", "legal_holds", "recording_segments", "schema_migrations", "stream_health"}, tables, "lock table left behind")
 }
 
 func TestOpenStoreConcurrentMigrationsApplyOnce(t *testing.T) {
@@ -117,10 +121,10 @@ func TestOpenStoreConcurrentMigrationsApplyOnce(t *testing.T) {
 		defer stores[i].Close()
 	}
 	rows := migrationRows(t, stores[0])
-	require.Len(t, rows, 3)
-	require.Equal(t, uint32(1), rows[0].Version)
-	require.Equal(t, uint32(2), rows[1].Version)
-	require.Equal(t, uint32(3), rows[2].Version)
+	require.Len(t, rows, 5)
+	for i, r := range rows {
+		require.Equal(t, uint32(i+1), r.Version)
+	}
 }
 
 func TestOpenStoreRejectsBadConfig(t *testing.T) {
@@ -175,7 +179,7 @@ func TestOpenStoreMigrationLock(t *testing.T) {
 			defer s.Close()
 			tables, err := s.Tables(t.Context())
 			require.NoError(t, err)
-			require.Equal(t, []string{"audit_log", "events", "schema_migrations", "stream_health"}, tables)
+			require.Equal(t, []string{"audit_log", "events", "legal_holds", "recording_segments", "schema_migrations", "stream_health"}, tables)
 		})
 	}
 }
