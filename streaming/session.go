@@ -27,8 +27,10 @@ const (
 // Stream.
 //
 // Goroutines: run (the owner: it starts the others, and on the end closes
-// the peer, waits for them and releases the session), send (stream to
-// peer, once connected), and one RTCP reader per RTP sender.
+// the peer, waits for them and releases the session), send (which, once
+// connected, hands the session to its stream's fanout, the goroutine that
+// writes to every viewer of the stream, and takes it back at the end),
+// and one RTCP reader per RTP sender.
 //
 // How a viewer starts (the GOP-start choice): the first delivery of its
 // reader is the cached GOP, from the newest IDR (with SPS/PPS) to the
@@ -65,7 +67,12 @@ type session struct {
 	endMu      sync.Mutex
 	reason     string // guarded by endMu; the first reason given to end
 
-	// Used by the send goroutine only.
+	// Used by the fanout goroutine only (by send before it hands over).
+	rd         *Reader
+	pending    []*Frame // the rest of a GOP replay being written
+	pendStart  int64    // the timestamp of the replay's first frame
+	pendDone   int      // frames of pending written
+	dead       bool     // the reader ended: nothing more to write
 	vSeq, aSeq uint16
 	vBase      uint32 // random offset of video timestamps
 	aBase      uint32 // random offset of audio timestamps
@@ -277,64 +284,103 @@ func (ss *session) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// send feeds the peer from the stream once connected.
+// send feeds the peer from the stream once connected: the stream's fanout
+// writes, until the session ends.
 func (ss *session) send(connected chan struct{}) {
 	select {
 	case <-connected:
 	case <-ss.ctx.Done():
 		return
 	}
-	r, err := ss.stream.AddReader(ReaderConfig{Name: "webrtc " + ss.id, Audio: ss.audio != nil})
+	f := ss.server.join(ss.stream)
+	r, err := ss.stream.addReader(ReaderConfig{Name: "webrtc " + ss.id, Audio: ss.audio != nil}, f.notify)
 	if err != nil {
+		ss.server.leave(f, nil)
 		ss.end(EndStreamClosed)
 		return
 	}
+	ss.rd = r
 	ss.reader.Store(r)
-	defer ss.stream.RemoveReader(r)
-
 	ss.vSeq, ss.aSeq = uint16(rand.Uint32()), uint16(rand.Uint32())
 	ss.vBase, ss.aBase = rand.Uint32(), rand.Uint32()
-	for {
-		d, err := r.Next(ss.ctx)
-		if err != nil {
-			switch {
-			case ss.ctx.Err() != nil:
-			case errors.Is(err, ErrCodecChanged):
-				ss.end(EndCodecChanged)
-			default:
-				ss.end(EndStreamClosed)
-			}
-			return
-		}
-		if err := ss.write(d); err != nil {
-			ss.end(EndSendError)
-			return
-		}
-	}
+
+	f.add(ss)
+	<-ss.ctx.Done() // step ends the session when the reader or a write fails
+	ss.server.leave(f, ss)
+	ss.stream.RemoveReader(r)
 }
 
-// write sends a delivery. Timestamps: see the session doc.
-func (ss *session) write(d Delivery) error {
+// step writes the next delivery of the session's reader, or the next
+// chunk of a GOP replay, if there is one; it tells whether it wrote. It
+// runs on the fanout's goroutine.
+func (ss *session) step() bool {
+	if ss.dead || ss.ctx.Err() != nil {
+		return false
+	}
+	if len(ss.pending) > 0 {
+		return ss.writeReplay()
+	}
+	d, ok, err := ss.rd.tryNext()
+	if err != nil {
+		ss.dead = true
+		switch {
+		case ss.ctx.Err() != nil:
+		case errors.Is(err, ErrCodecChanged):
+			ss.end(EndCodecChanged)
+		default:
+			ss.end(EndStreamClosed)
+		}
+		return false
+	}
+	if !ok {
+		return false
+	}
 	if d.Replay {
+		// A replay's frames are the stream's GOP slice, whose elements
+		// are never replaced: it may be kept past the next tryNext.
 		frames := d.Frames
 		last := len(frames) - 1
 		start := frames[last].TS - int64(last)
 		if ss.vStarted && start <= ss.vLast {
 			start = ss.vLast + 1 // a replay after frames already sent
 		}
-		for i, f := range frames {
-			if err := ss.writeVideo(f, start+int64(i)); err != nil {
-				return err
-			}
-		}
-		if ss.firstFrame.Load() == 0 {
-			ss.firstFrame.Store(int64(max(time.Since(ss.created), 1)))
-			ss.logger.Debug("first frames sent", "after", time.Since(ss.created), "gop_frames", len(frames))
-		}
-		ss.framesSent.Add(uint64(len(frames)))
-		return nil
+		ss.pending, ss.pendStart, ss.pendDone = frames, start, 0
+		return ss.writeReplay()
 	}
-	f := d.Frames[0]
+	if err := ss.writeLive(d.Frames[0]); err != nil {
+		ss.dead = true
+		ss.end(EndSendError)
+	}
+	return true
+}
+
+// writeReplay writes the next chunk of a GOP replay. Timestamps: see the
+// session doc.
+func (ss *session) writeReplay() bool {
+	frames := ss.pending
+	end := min(ss.pendDone+replayChunk, len(frames))
+	for i := ss.pendDone; i < end; i++ {
+		if err := ss.writeVideo(frames[i], ss.pendStart+int64(i)); err != nil {
+			ss.pending, ss.dead = nil, true
+			ss.end(EndSendError)
+			return true
+		}
+	}
+	ss.framesSent.Add(uint64(end - ss.pendDone))
+	ss.pendDone = end
+	if end < len(frames) {
+		return true
+	}
+	ss.pending = nil
+	if ss.firstFrame.Load() == 0 {
+		ss.firstFrame.Store(int64(max(time.Since(ss.created), 1)))
+		ss.logger.Debug("first frames sent", "after", time.Since(ss.created), "gop_frames", len(frames))
+	}
+	return true
+}
+
+// writeLive sends a live frame. Timestamps: see the session doc.
+func (ss *session) writeLive(f *Frame) error {
 	if f.Kind == KindAudio {
 		return ss.writePackets(ss.audio, f.Packets, uint32(f.TS)+ss.aBase, &ss.aSeq)
 	}

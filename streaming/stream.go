@@ -386,6 +386,14 @@ func (s *Stream) Ready() error {
 // AddReader adds a reader. It starts with the cached GOP (see Delivery)
 // or, when none is cached, at the next IDR.
 func (s *Stream) AddReader(cfg ReaderConfig) (*Reader, error) {
+	return s.addReader(cfg, nil)
+}
+
+// addReader adds a reader whose arrivals (frames, keyframe requests, its
+// removal) are also signaled on notify, when not nil: a channel of
+// capacity 1 that one goroutine shares among many readers, polling them
+// with tryNext (see fanout).
+func (s *Stream) addReader(cfg ReaderConfig, notify chan struct{}) (*Reader, error) {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = defaultQueueSize
 	}
@@ -399,6 +407,7 @@ func (s *Stream) AddReader(cfg ReaderConfig) (*Reader, error) {
 		minReplay: cfg.MinReplayInterval,
 		ch:        make(chan *Frame, cfg.QueueSize),
 		wake:      make(chan struct{}, 1),
+		notify:    notify,
 		done:      make(chan struct{}),
 		waitIDR:   true,
 	}
@@ -428,6 +437,7 @@ func (s *Stream) removeLocked(r *Reader, err error) {
 	s.pastDrops += r.drops
 	r.err = err
 	close(r.done)
+	r.signal()
 }
 
 // Stats returns the stream's counters.
@@ -513,6 +523,7 @@ type Reader struct {
 	minReplay time.Duration
 	ch        chan *Frame
 	wake      chan struct{}
+	notify    chan struct{} // nil, or shared with other readers: see addReader
 	done      chan struct{} // closed on removal; err says why
 	err       error
 	keyframe  atomic.Bool // a GOP replay is wanted
@@ -550,6 +561,7 @@ func (r *Reader) offerVideo(f *Frame) {
 func (r *Reader) offer(f *Frame) bool {
 	select {
 	case r.ch <- f:
+		r.signal()
 		return true
 	default:
 		r.drops++
@@ -565,6 +577,45 @@ func (r *Reader) RequestKeyframe() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
+	}
+	r.signal()
+}
+
+// signal tells the goroutine polling r, if any, that r may have something.
+func (r *Reader) signal() {
+	if r.notify == nil {
+		return
+	}
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
+}
+
+// tryNext is Next without blocking: ok is false when nothing is ready.
+func (r *Reader) tryNext() (d Delivery, ok bool, err error) {
+	select {
+	case <-r.done:
+		return Delivery{}, false, r.err
+	default:
+	}
+	if r.keyframe.Load() && r.stream.now().Sub(r.lastReplay) >= r.minReplay {
+		if gop, ok := r.stream.replay(r); ok {
+			r.lastReplay = r.stream.now()
+			r.delivered.Add(uint64(len(gop)))
+			return Delivery{Frames: gop, Replay: true}, true, nil
+		}
+	}
+	select {
+	case f := <-r.ch:
+		if f.Kind == KindVideo && f.IDR {
+			r.keyframe.Store(false) // a live IDR answers a pending request
+		}
+		r.delivered.Add(1)
+		r.one[0] = f
+		return Delivery{Frames: r.one[:]}, true, nil
+	default:
+		return Delivery{}, false, nil
 	}
 }
 

@@ -111,11 +111,13 @@ type WebRTCServer struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // one per session that may still run
+	fanWG    sync.WaitGroup // one per fanout goroutine
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.
 	sessions  map[string]*session
 	perStream map[string]int
+	fanouts   map[*Stream]*fanout // the writers of streams with connected sessions
 	closed    bool
 }
 
@@ -183,6 +185,7 @@ func (s *WebRTCServer) Initialize() error {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.sessions = make(map[string]*session)
 	s.perStream = make(map[string]int)
+	s.fanouts = make(map[*Stream]*fanout)
 	s.logger.Info("WebRTC listening", "udp_port", s.port, "public_ips", s.PublicIPs)
 	return nil
 }
@@ -444,6 +447,7 @@ func (s *WebRTCServer) Close() {
 	}
 	s.cancel()
 	s.wg.Wait()
+	s.fanWG.Wait()
 	if !already {
 		if err := s.mux.Close(); err != nil {
 			s.logger.Debug("close UDP mux", "err", err)
