@@ -46,12 +46,12 @@ func recordClip(tb testing.TB, codec media.Codec, size string, seconds int) *rec
 	args := []string{"-v", "error", "-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=15",
 		"-t", strconv.Itoa(seconds), "-pix_fmt", "yuv420p"}
 	if codec == media.H265 {
-		c.raw = filepath.Join(testdataDir, "rec-"+size+".h265")
+		c.raw = filepath.Join(testdataDir, "rec-"+size+"-"+strconv.Itoa(seconds)+"s.h265")
 		args = append(args, "-c:v", "libx265",
 			"-x265-params", "keyint=15:min-keyint=15:scenecut=0:bframes=0:repeat-headers=1:log-level=error",
 			"-f", "hevc", c.raw)
 	} else {
-		c.raw = filepath.Join(testdataDir, "rec-"+size+".h264")
+		c.raw = filepath.Join(testdataDir, "rec-"+size+"-"+strconv.Itoa(seconds)+"s.h264")
 		args = append(args, "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", "15",
 			"-x264-params", "repeat-headers=1", "-f", "h264", c.raw)
 	}
