@@ -11,7 +11,9 @@ mkdir -p "$demo"
 # The demo config is the documented example (a city hall of 12 windows, a
 # district center and a community station) with its state under .demo/.
 if [ ! -f "$demo/sunlight.yaml" ]; then
-  cp deploy/sunlight.example.yaml "$demo/sunlight.yaml"
+  # A demo keeps one day of recordings (18 cameras write ~8 GB an hour;
+  # retention also deletes the oldest when the disk runs short).
+  sed 's/^  retention_days: 30 /  retention_days: 1  /' deploy/sunlight.example.yaml >"$demo/sunlight.yaml"
 fi
 if [ ! -f "$demo/users.yaml" ]; then
   for role in admin inspector manager auditor; do

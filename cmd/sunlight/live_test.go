@@ -24,11 +24,13 @@ import (
 // liveHall is serve + simulate (cameras only) on free ports, with one user
 // per role (password: the role name twice).
 type liveHall struct {
-	url, cfgPath, rtsp string
-	simulate           *exec.Cmd
+	url, cfgPath, rtsp, dir string
+	chPort                  int
+	simulate                *exec.Cmd
+	serve                   *exec.Cmd
 }
 
-func startLiveHall(t *testing.T) *liveHall {
+func startLiveHall(t *testing.T, extraConfig ...string) *liveHall {
 	t.Helper()
 	for _, bin := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -39,14 +41,20 @@ func startLiveHall(t *testing.T) *liveHall {
 	rtspPort := freePort(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	h := &liveHall{url: "http://" + listen, rtsp: fmt.Sprintf("127.0.0.1:%d", rtspPort)}
-	h.cfgPath = writeConfig(t, dir, listen, freePort(t), freePort(t), rtspPort)
+	h.chPort = freePort(t)
+	h.dir = dir
+	h.cfgPath = writeConfig(t, dir, listen, h.chPort, freePort(t), rtspPort, extraConfig...)
 	for _, r := range console.Roles {
 		require.NoError(t, console.AddUser(dir+"/users.yaml", string(r), r, string(r)+string(r)))
 	}
 	h.startCameras(t)
-	serve := startSunlight(t, "serve", "--config", h.cfgPath)
-	waitHealthy(t, h.url, serve, 90*time.Second)
+	h.startServe(t)
 	return h
+}
+
+func (h *liveHall) startServe(t *testing.T) {
+	h.serve = startSunlight(t, "serve", "--config", h.cfgPath)
+	waitHealthy(t, h.url, h.serve, 90*time.Second)
 }
 
 func (h *liveHall) startCameras(t *testing.T) {

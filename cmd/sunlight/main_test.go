@@ -68,7 +68,7 @@ func startSunlight(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func writeConfig(t *testing.T, dir string, listen string, chPort, chHTTP, rtspPort int) string {
+func writeConfig(t *testing.T, dir string, listen string, chPort, chHTTP, rtspPort int, extra ...string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen: %s
 data_dir: ./data
@@ -107,6 +107,7 @@ items:
     department: 税务局
     time_limit_days: 1
 `, listen, freeUDPPort(t), chPort, chHTTP, rtspPort, rtspPort)
+	cfg += strings.Join(extra, "\n")
 	path := filepath.Join(dir, "sunlight.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path

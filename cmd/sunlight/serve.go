@@ -76,6 +76,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer lv.close()
+	rec, err := startRecording(ctx, cfg, lv.streams, store, log)
+	if err != nil {
+		return err
+	}
+	defer rec.close()
 	srv.Live, srv.Cameras = lv.webrtc, lv
 	if err := srv.Initialize(); err != nil {
 		return err
