@@ -68,6 +68,20 @@ func isHTTPS(c *gin.Context) bool {
 	return c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
 }
 
+// auditStrict writes an audit row for an access that must not happen
+// unaudited: if the row cannot be written the access is refused.
+func (s *Server) auditStrict(c *gin.Context, e analytics.AuditEntry) error {
+	e.TS = s.Now()
+	e.Client = c.ClientIP()
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.Store.WriteAudit(ctx, e); err != nil {
+		s.log.Error("audit write failed: access refused", "action", e.Action, "actor", e.Actor, "err", err)
+		return apperr.New(apperr.Unavailable, "the audit log cannot be written, so this access is refused: retry later")
+	}
+	return nil
+}
+
 // audit writes one audit row, filling in when and from where. A failure is
 // logged: it must not turn a sign-in into an error. Accesses that must not
 // happen unaudited (clips) write their row themselves and fail without it.

@@ -138,5 +138,10 @@ func (s *Server) routes() []route {
 		{http.MethodDelete, "/api/v1/live/:window/whep/:session", watchers, s.handleWHEPDelete},
 		{http.MethodPost, "/api/v1/events", producers, s.handleEvents},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
+		{http.MethodGet, "/api/v1/cases/:case_id", rolesOf(RoleAuditor, RoleManager, RoleAdmin), s.handleCase},
+		{http.MethodGet, "/api/v1/cases/:case_id/recordings", rolesOf(RoleAuditor, RoleAdmin), s.handleCaseRecordings},
+		{http.MethodGet, "/api/v1/cases/:case_id/clip", rolesOf(RoleAuditor), s.handleCaseClip},
+		{http.MethodPost, "/api/v1/cases/:case_id/hold", rolesOf(RoleAuditor, RoleAdmin), s.handlePlaceHold},
+		{http.MethodDelete, "/api/v1/cases/:case_id/hold", rolesOf(RoleAuditor, RoleAdmin), s.handleReleaseHold},
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/ingest"
+	"github.com/sunlight-gov/sunlight/internal/caseclip"
 	"github.com/sunlight-gov/sunlight/internal/config"
 )
 
@@ -30,6 +31,12 @@ type store interface {
 	InsertEvents(ctx context.Context, events []ingest.Event) (int, error)
 	WriteAudit(ctx context.Context, e analytics.AuditEntry) error
 	ListAudit(ctx context.Context, f analytics.AuditFilter) ([]analytics.AuditEntry, error)
+	CaseEvents(ctx context.Context, caseID string) ([]analytics.CaseEvent, error)
+	CaseIntervals(ctx context.Context, caseID string) ([]analytics.ServiceInterval, error)
+	SegmentsBetween(ctx context.Context, window string, from, to time.Time) ([]analytics.SegmentRow, error)
+	PlaceHold(ctx context.Context, caseID, by, reason string) error
+	ReleaseHold(ctx context.Context, caseID, by string) error
+	HoldOf(ctx context.Context, caseID string) (analytics.Hold, bool, error)
 }
 
 // Server is the HTTP API and console.
@@ -50,6 +57,8 @@ type Server struct {
 	Live liveVideo
 	// Cameras reports camera states for the windows view; nil shows none.
 	Cameras cameraStates
+	// ClipPadding widens a case's service intervals in its clip. Default 5s.
+	ClipPadding time.Duration
 
 	log      *slog.Logger
 	users    *Users
@@ -59,6 +68,8 @@ type Server struct {
 	engine   *gin.Engine
 	metrics  *serverMetrics
 	live     liveSessions
+	clips    *caseclip.Service
+	calendar *config.WorkCalendar
 
 	ln      net.Listener
 	httpSrv *http.Server
@@ -101,6 +112,8 @@ func (s *Server) Initialize() error {
 	s.sessions = &sessions{key: key, ttl: s.Config.Auth.SessionTTL, now: s.Now, revoked: map[string]time.Time{}}
 	s.keys = newAPIKeys(s.Config.Auth.APIKeys)
 	s.catalog = s.Config.Catalog()
+	s.calendar = s.Config.WorkCalendar()
+	s.clips = &caseclip.Service{Store: s.Store, Padding: s.ClipPadding}
 	s.metrics = newServerMetrics(s.Registry)
 	s.live.m = map[string]liveSession{}
 	s.engine = s.buildEngine()

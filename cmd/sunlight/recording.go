@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/internal/caseclip"
 	"github.com/sunlight-gov/sunlight/internal/config"
-	"github.com/sunlight-gov/sunlight/internal/media"
 	"github.com/sunlight-gov/sunlight/streaming"
 )
 
@@ -24,9 +24,10 @@ type segmentIndex interface {
 	CaseIntervals(ctx context.Context, caseID string) ([]analytics.ServiceInterval, error)
 }
 
-// holdPadding widens a held case's service intervals like a clip's padding,
-// so that what a clip of the case shows is never deleted.
-const holdPadding = 30 * time.Second
+// holdMargin is added to a clip's padding around a held case's intervals:
+// what a clip of the case shows is never deleted, even if the padding is
+// raised later.
+const holdMargin = 30 * time.Second
 
 // recording runs one recorder per window, keeps the segment index in
 // ClickHouse in step, and applies retention. When the disk is full it
@@ -72,6 +73,7 @@ func startRecording(ctx context.Context, cfg *config.Config, streams *streaming.
 	r.retention = &streaming.Retention{
 		Dir:      cfg.Recording.Dir,
 		MaxAge:   time.Duration(cfg.Recording.RetentionDays) * 24 * time.Hour,
+		MinFree:  float64(cfg.Recording.MinFreePercent) / 100,
 		Segments: r.indexedSegments,
 		Held:     r.heldRanges,
 		Active:   r.activePaths,
@@ -228,7 +230,7 @@ func (r *recording) indexedSegments(ctx context.Context) ([]streaming.SegmentInf
 	}
 	out := make([]streaming.SegmentInfo, len(rows))
 	for i, row := range rows {
-		out[i] = segmentInfo(row)
+		out[i] = caseclip.SegmentInfo(row)
 	}
 	return out, nil
 }
@@ -246,8 +248,9 @@ func (r *recording) heldRanges(ctx context.Context) ([]streaming.HeldRange, erro
 		if err != nil {
 			return nil, fmt.Errorf("intervals of held case %s: %w", h.CaseID, err)
 		}
+		pad := time.Duration(r.cfg.Recording.ClipPaddingSeconds)*time.Second + holdMargin
 		for _, iv := range intervals {
-			out = append(out, streaming.HeldRange{Window: iv.Window, From: iv.Start.Add(-holdPadding), To: iv.End.Add(holdPadding)})
+			out = append(out, streaming.HeldRange{Window: iv.Window, From: iv.Start.Add(-pad), To: iv.End.Add(pad)})
 		}
 	}
 	return out, nil
@@ -269,19 +272,7 @@ func (r *recording) diskFull(full bool) {
 }
 
 func (r *recording) row(s streaming.SegmentInfo) analytics.SegmentRow {
-	return analytics.SegmentRow{
-		Window: s.Window, Hall: r.hallOf(s.Window), Path: s.Path, StreamID: s.StreamID, Codec: string(s.Codec),
-		Seq: s.Seq, Start: s.Start, End: s.End, StartDTS: s.StartDTS, EndDTS: s.EndDTS, Frames: s.Frames,
-		Bytes: s.Bytes, GapBefore: s.GapBefore, Closed: s.Closed, Width: s.Width, Height: s.Height,
-	}
-}
-
-func segmentInfo(row analytics.SegmentRow) streaming.SegmentInfo {
-	return streaming.SegmentInfo{
-		Window: row.Window, Path: row.Path, StreamID: row.StreamID, Codec: media.Codec(row.Codec), Seq: row.Seq,
-		Start: row.Start, End: row.End, StartDTS: row.StartDTS, EndDTS: row.EndDTS, Duration: row.End.Sub(row.Start),
-		Frames: row.Frames, Bytes: row.Bytes, GapBefore: row.GapBefore, Closed: row.Closed, Width: row.Width, Height: row.Height,
-	}
+	return caseclip.SegmentRow(r.hallOf(s.Window), s)
 }
 
 func (r *recording) close() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -61,7 +62,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := &console.Server{Config: cfg, Store: store, Logger: log, Registry: reg}
+	srv := &console.Server{Config: cfg, Store: store, Logger: log, Registry: reg,
+		ClipPadding: time.Duration(cfg.Recording.ClipPaddingSeconds) * time.Second}
 	health := &analytics.HealthWriter{Store: store, Logger: log}
 	if err := health.Initialize(); err != nil {
 		return err

@@ -94,6 +94,12 @@ type Recording struct {
 	SegmentSeconds int `yaml:"segment_seconds"`
 	// RetentionDays deletes segments older than this, unless held. Default 30.
 	RetentionDays int `yaml:"retention_days"`
+	// ClipPaddingSeconds widens each service interval of a case clip on
+	// both sides. Default 5.
+	ClipPaddingSeconds int `yaml:"clip_padding_seconds"`
+	// MinFreePercent of the recording disk is kept free by deleting the
+	// oldest segments that no legal hold covers. Default 5.
+	MinFreePercent int `yaml:"min_free_percent"`
 }
 
 // Auth configures users, sessions and event producers.
@@ -248,6 +254,8 @@ func (c *Config) applyDefaults() {
 	def(&c.Recording.Dir, filepath.Join(c.DataDir, "recordings"))
 	defInt(&c.Recording.SegmentSeconds, 60)
 	defInt(&c.Recording.RetentionDays, 30)
+	defInt(&c.Recording.ClipPaddingSeconds, 5)
+	defInt(&c.Recording.MinFreePercent, 5)
 	def(&c.Auth.UsersFile, filepath.Join(c.DataDir, "users.yaml"))
 	if c.Auth.SessionTTL == 0 {
 		c.Auth.SessionTTL = 12 * time.Hour

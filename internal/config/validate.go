@@ -80,6 +80,12 @@ func (c *Config) Validate() error {
 	if c.Recording.RetentionDays < 1 {
 		bad("recording.retention_days", "must be at least 1")
 	}
+	if c.Recording.ClipPaddingSeconds < 0 || c.Recording.ClipPaddingSeconds > 600 {
+		bad("recording.clip_padding_seconds", "%d is out of range 0-600", c.Recording.ClipPaddingSeconds)
+	}
+	if c.Recording.MinFreePercent < 1 || c.Recording.MinFreePercent > 90 {
+		bad("recording.min_free_percent", "%d is out of range 1-90", c.Recording.MinFreePercent)
+	}
 	if c.Auth.SessionTTL < time.Minute {
 		bad("auth.session_ttl", "%s is shorter than a minute", c.Auth.SessionTTL)
 	}
