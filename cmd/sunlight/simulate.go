@@ -127,12 +127,10 @@ func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline
 		return fmt.Errorf("backfill needs ClickHouse at %v (start `sunlight serve` first when it is managed): %w", addrs, err)
 	}
 	defer store.Close()
-	start := time.Now()
-	n, err := simulator.Backfill(ctx, tl, store, from, to, stdout)
-	if err != nil {
+	// Backfill prints its progress and a closing "backfill done" line.
+	if _, err := simulator.Backfill(ctx, tl, store, from, to, stdout); err != nil {
 		return fmt.Errorf("backfill: %w", err)
 	}
-	fmt.Fprintf(stdout, "backfill done: %d events in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -88,6 +88,9 @@ func (s *Service) Clip(ctx context.Context, caseID, window string, index int) (*
 			chosen = append(chosen, iv)
 		}
 	}
+	if len(all) == 0 {
+		return nil, all, apperr.New(apperr.NotFound, "case %s has no service interval to show: no service_started at a window was recorded for it", caseID)
+	}
 	if len(chosen) == 0 {
 		return nil, all, apperr.New(apperr.NotFound, "case %s has no service interval matching window=%q interval=%d (it has %d)", caseID, window, index, len(all))
 	}
