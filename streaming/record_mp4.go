@@ -195,24 +195,7 @@ func buildInit(p videoParams, meta []byte) ([]byte, int, error) {
 	w.u16(0x55c4) // "und"
 	w.u16(0)
 	w.end()
-	w.fullStart("hdlr", 0, 0)
-	w.u32(0)
-	w.fourcc("vide")
-	w.zeros(12)
-	w.raw([]byte("VideoHandler\x00"))
-	w.end()
-
-	w.start("minf")
-	w.fullStart("vmhd", 0, 1)
-	w.zeros(8)
-	w.end()
-	w.start("dinf")
-	w.fullStart("dref", 0, 0)
-	w.u32(1)
-	w.fullStart("url ", 0, 1) // media in this file
-	w.end()
-	w.end()
-	w.end()
+	w.videoHandlerAndMinf()
 
 	w.start("stbl")
 	w.fullStart("stsd", 0, 0)
@@ -626,4 +609,28 @@ func (r *boxReader) u64() uint64 {
 	v := binary.BigEndian.Uint64(r.b)
 	r.b = r.b[8:]
 	return v
+}
+
+// videoHandlerAndMinf writes a video track's hdlr, then opens its minf with
+// vmhd and a dinf whose media is in this file; minf is left open for the
+// stbl that follows. The recorder's init segment and the clip's moov share
+// it.
+func (w *boxWriter) videoHandlerAndMinf() {
+	w.fullStart("hdlr", 0, 0)
+	w.u32(0)
+	w.fourcc("vide")
+	w.zeros(12)
+	w.raw([]byte("VideoHandler\x00"))
+	w.end()
+	w.start("minf")
+	w.fullStart("vmhd", 0, 1)
+	w.zeros(8)
+	w.end()
+	w.start("dinf")
+	w.fullStart("dref", 0, 0)
+	w.u32(1)
+	w.fullStart("url ", 0, 1) // media in this file
+	w.end()
+	w.end()
+	w.end()
 }
