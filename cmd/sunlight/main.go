@@ -38,6 +38,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks for a clean shutdown; restoring the default
+	// handling then lets a second Ctrl-C end a shutdown that hangs.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	var err error
 	switch args[0] {
 	case "serve":
