@@ -208,41 +208,7 @@ func runBrowser(tb testing.TB, chromium string, srv *WebRTCServer, page, query s
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	// Chromium's helpers may still write to its profile for a moment after
-	// it is gone: remove it with retries, not with TempDir's strict cleanup.
-	profile, err := os.MkdirTemp("", "streaming-chromium-")
-	require.NoError(tb, err)
-	defer func() {
-		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
-	cmd := exec.Command(chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--no-first-run", "--disable-extensions", "--mute-audio",
-		"--autoplay-policy=no-user-gesture-required", "--user-data-dir="+profile, hs.URL+"/"+query)
-	// Its own process group, so that ending it ends its helpers too
-	// (renderer, GPU, zygote), before the user data dir is removed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(tb, cmd.Start())
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() {
-			_ = cmd.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		// Helpers may outlive the main process for a moment.
-		for i := 0; i < 50 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}()
+	defer launchChromium(tb, chromium, hs.URL+"/"+query)()
 	var res browserResult
 	select {
 	case res = <-results:
@@ -283,4 +249,43 @@ func BenchmarkBrowserTimeToFirstFrame(b *testing.B) {
 	b.ReportMetric(q(conn, 0.50), "connect-p50-ms")
 	b.ReportMetric(q(conn, 0.95), "connect-p95-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// launchChromium opens url in headless Chromium and returns the function
+// that ends it: its whole process group (renderer, GPU, zygote), then its
+// profile folder.
+func launchChromium(tb testing.TB, chromium, url string) (stop func()) {
+	tb.Helper()
+	// Chromium's helpers may still write to its profile for a moment after
+	// it is gone: remove it with retries, not with TempDir's strict cleanup.
+	profile, err := os.MkdirTemp("", "streaming-chromium-")
+	require.NoError(tb, err)
+	cmd := exec.Command(chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+		"--no-first-run", "--disable-extensions", "--mute-audio",
+		"--autoplay-policy=no-user-gesture-required", "--user-data-dir="+profile, url)
+	// Its own process group, so that ending it ends its helpers too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(tb, cmd.Start())
+	return func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		// Helpers may outlive the main process for a moment.
+		for i := 0; i < 50 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }

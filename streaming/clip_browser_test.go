@@ -6,9 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -111,36 +108,7 @@ func runClipBrowser(t *testing.T, chromium string, c *Clip) clipBrowserResult {
 	defer hs.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	profile, err := os.MkdirTemp("", "streaming-chromium-")
-	require.NoError(t, err)
-	defer func() {
-		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
-	cmd := exec.Command(chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--no-first-run", "--disable-extensions", "--mute-audio",
-		"--autoplay-policy=no-user-gesture-required", "--user-data-dir="+profile, hs.URL+"/")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, cmd.Start())
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() {
-			_ = cmd.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		for i := 0; i < 50 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}()
+	defer launchChromium(t, chromium, hs.URL+"/")()
 	var res clipBrowserResult
 	select {
 	case res = <-results:

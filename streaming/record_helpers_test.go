@@ -250,10 +250,13 @@ func recDecodeErrors(tb testing.TB, path string) string {
 	return stderr.String()
 }
 
-// recFrameMD5s returns the MD5 of every decoded frame of a file.
-func recFrameMD5s(tb testing.TB, path string) []string {
+// recFrameMD5s returns the MD5 of every decoded frame of a file; opts go
+// to ffmpeg before the output (say, "-autoscale", "0" to keep each
+// frame's own picture size).
+func recFrameMD5s(tb testing.TB, path string, opts ...string) []string {
 	tb.Helper()
-	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "framemd5", "-").Output()
+	args := append([]string{"-v", "error", "-i", path}, opts...)
+	out, err := exec.Command("ffmpeg", append(args, "-f", "framemd5", "-")...).Output()
 	require.NoError(tb, err, "ffmpeg framemd5 %s: %s", path, recErrOutput(err))
 	var sums []string
 	for _, line := range strings.Split(string(out), "\n") {
