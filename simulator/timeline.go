@@ -194,46 +194,31 @@ func (d day) start(loc *time.Location) time.Time {
 }
 func (d day) String() string { return d.start(time.UTC).Format(time.DateOnly) }
 
-// calendar knows the working days: Monday to Friday, except the holidays,
-// plus the adjusted working days.
+// calendar answers working-day questions about simulation days with the
+// configuration's calendar (holidays and 调休), so that the simulator and
+// the platform count time limits the same way.
 type calendar struct {
-	holidays, workdays map[int]bool
+	wc  *config.WorkCalendar
+	loc *time.Location
 }
 
-func newCalendar(c config.Calendar) calendar {
-	parse := func(list []string) map[int]bool {
-		m := map[int]bool{}
-		for _, s := range list {
-			if t, err := time.Parse(time.DateOnly, strings.TrimSpace(s)); err == nil {
-				m[t.Year()*10000+int(t.Month())*100+t.Day()] = true
-			}
-		}
-		return m
-	}
-	return calendar{holidays: parse(c.Holidays), workdays: parse(c.Workdays)}
+func newCalendar(c *config.Config) calendar {
+	return calendar{wc: c.WorkCalendar(), loc: c.Location()}
 }
 
-func (c calendar) isWorkday(d day) bool {
-	k := d.key()
-	if c.workdays[k] {
-		return true
-	}
-	if c.holidays[k] {
-		return false
-	}
-	wd := d.weekday()
-	return wd != time.Saturday && wd != time.Sunday
-}
+// noon is a moment inside day d, away from any DST edge.
+func (c calendar) noon(d day) time.Time { return d.start(c.loc).Add(12 * time.Hour) }
+
+func (c calendar) isWorkday(d day) bool { return c.wc.IsWorkday(c.noon(d)) }
 
 // addWorkdays returns the n-th working day after d (d itself for n <= 0).
 func (c calendar) addWorkdays(d day, n int) day {
-	for i := 0; n > 0 && i < 3660; i++ {
-		d = d.add(1)
-		if c.isWorkday(d) {
-			n--
-		}
+	if n <= 0 {
+		return d
 	}
-	return d
+	// Deadline is the local midnight ending the n-th working day.
+	end := c.wc.Deadline(c.noon(d), n).Add(-time.Hour)
+	return day{end.Year(), end.Month(), end.Day()}
 }
 
 // generator is a Timeline prepared for simulation: the calendar, the time
@@ -273,7 +258,7 @@ type itemPlan struct {
 
 func (t *Timeline) generator() *generator {
 	c := t.Config
-	g := &generator{loc: c.Location(), cal: newCalendar(c.Calendar), alwaysOpen: t.AlwaysOpen, seed: uint64(t.Seed)}
+	g := &generator{loc: c.Location(), cal: newCalendar(c), alwaysOpen: t.AlwaysOpen, seed: uint64(t.Seed)}
 	mode := "real"
 	if t.AlwaysOpen {
 		mode = "always"
