@@ -134,18 +134,26 @@ func splitAnnexB(b []byte) [][]byte {
 // starts at a non-VCL unit (SEI, SPS, PPS, AUD) after a slice, or at a
 // slice whose first_mb_in_slice is 0 after a slice.
 func splitAccessUnits(nalus [][]byte) [][][]byte {
+	return groupAccessUnits(nalus, 1, func(n []byte) (bool, bool) {
+		t := h264Type(n)
+		vcl := t >= 1 && t <= 5
+		return vcl, (!vcl && (t == 6 || t == 7 || t == 8 || t == 9)) || (vcl && len(n) > 1 && n[1]&0x80 != 0)
+	})
+}
+
+// groupAccessUnits groups NAL units (those of at least minLen bytes) into
+// access units: classify says whether a unit is a slice and whether it
+// starts a new access unit when it follows a slice.
+func groupAccessUnits(nalus [][]byte, minLen int, classify func(n []byte) (vcl, startsAU bool)) [][][]byte {
 	var aus [][][]byte
 	var cur [][]byte
 	hasSlice := false
 	for _, n := range nalus {
-		if len(n) == 0 {
+		if len(n) < minLen {
 			continue
 		}
-		t := h264Type(n)
-		vcl := t >= 1 && t <= 5
-		newAU := hasSlice && ((!vcl && (t == 6 || t == 7 || t == 8 || t == 9)) ||
-			(vcl && len(n) > 1 && n[1]&0x80 != 0))
-		if newAU {
+		vcl, starts := classify(n)
+		if hasSlice && starts {
 			aus = append(aus, cur)
 			cur, hasSlice = nil, false
 		}

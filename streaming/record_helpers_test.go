@@ -82,29 +82,11 @@ func recordClip(tb testing.TB, codec media.Codec, size string, seconds int) *rec
 // one starts at a VPS, SPS, PPS, AUD or prefix SEI after a slice, or at a
 // slice with first_slice_segment_in_pic_flag after a slice.
 func splitAccessUnitsH265(nalus [][]byte) [][][]byte {
-	var aus [][][]byte
-	var cur [][]byte
-	hasSlice := false
-	for _, n := range nalus {
-		if len(n) < 2 {
-			continue
-		}
+	return groupAccessUnits(nalus, 2, func(n []byte) (bool, bool) {
 		t := h265Type(n)
 		vcl := t < 32
-		newAU := hasSlice && ((!vcl && (t >= 32 && t <= 35 || t == 39)) || (vcl && len(n) > 2 && n[2]&0x80 != 0))
-		if newAU {
-			aus = append(aus, cur)
-			cur, hasSlice = nil, false
-		}
-		cur = append(cur, n)
-		if vcl {
-			hasSlice = true
-		}
-	}
-	if len(cur) > 0 {
-		aus = append(aus, cur)
-	}
-	return aus
+		return vcl, (!vcl && (t >= 32 && t <= 35 || t == 39)) || (vcl && len(n) > 2 && n[2]&0x80 != 0)
+	})
 }
 
 // recClock is the wall clock of the camera in the tests.
