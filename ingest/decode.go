@@ -44,6 +44,14 @@ func DecodeBatch(body []byte) ([]Item, error) {
 	if len(trimmed) == 0 {
 		return nil, ErrEmptyBatch
 	}
+	if items, ok := fastDecode(trimmed); ok {
+		return items, nil
+	}
+	return slowDecode(trimmed)
+}
+
+// slowDecode is DecodeBatch with encoding/json: any shape, precise errors.
+func slowDecode(trimmed []byte) ([]Item, error) {
 	var raws []json.RawMessage
 	if trimmed[0] == '[' {
 		if err := json.Unmarshal(trimmed, &raws); err != nil {

@@ -35,6 +35,13 @@ var required = map[EventType][]string{
 var Types = []EventType{TicketIssued, Called, ServiceStarted, ServiceEnded,
 	CaseAccepted, CaseCompleted, CaseRejected, Rating, WindowOpened, WindowClosed, WindowPaused}
 
+// fieldNames are the string fields Validate checks, in Event order;
+// fieldIndex finds one by name.
+var (
+	fieldNames = [...]string{"event_id", "hall", "window", "case_id", "ticket", "item", "staff"}
+	fieldIndex = map[string]int{"event_id": 0, "hall": 1, "window": 2, "case_id": 3, "ticket": 4, "item": 5, "staff": 6}
+)
+
 // maxField bounds every string field: ids, not documents.
 const maxField = 128
 
@@ -57,14 +64,12 @@ func Validate(ev Event, cat Catalog, now time.Time) error {
 	if ev.Hall == "" {
 		bad("hall: missing")
 	}
-	fields := map[string]string{"event_id": ev.EventID, "hall": ev.Hall, "window": ev.Window,
-		"case_id": ev.CaseID, "ticket": ev.Ticket, "item": ev.Item, "staff": ev.Staff}
-	for _, name := range []string{"event_id", "hall", "window", "case_id", "ticket", "item", "staff"} {
-		v := fields[name]
+	fields := [...]string{ev.EventID, ev.Hall, ev.Window, ev.CaseID, ev.Ticket, ev.Item, ev.Staff}
+	for i, v := range fields {
 		if len(v) > maxField {
-			bad("%s: longer than %d bytes", name, maxField)
+			bad("%s: longer than %d bytes", fieldNames[i], maxField)
 		} else if !utf8.ValidString(v) {
-			bad("%s: not valid UTF-8", name)
+			bad("%s: not valid UTF-8", fieldNames[i])
 		}
 	}
 	if ev.Type != "" {
@@ -79,7 +84,7 @@ func Validate(ev Event, cat Catalog, now time.Time) error {
 				}
 				continue
 			}
-			if fields[f] == "" {
+			if fields[fieldIndex[f]] == "" {
 				bad("%s: missing for a %s event", f, ev.Type)
 			}
 		}
