@@ -38,6 +38,8 @@ type Config struct {
 	Halls      []Hall     `yaml:"halls"`
 	Items      []Item     `yaml:"items"`
 	Calendar   Calendar   `yaml:"calendar"`
+	Intake      Intake      `yaml:"intake"`
+	Supervision Supervision `yaml:"supervision"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`
@@ -100,6 +102,42 @@ type Recording struct {
 	// MinFreePercent of the recording disk is kept free by deleting the
 	// oldest segments that no legal hold covers. Default 5.
 	MinFreePercent int `yaml:"min_free_percent"`
+}
+
+// Intake configures how events from the hall's systems are accepted: each
+// accepted batch is first made durable in a local spool, which a writer
+// drains into ClickHouse.
+type Intake struct {
+	// SpoolDir holds the spool. Default <data_dir>/spool.
+	SpoolDir string `yaml:"spool_dir"`
+	// SpoolMaxMB bounds the events waiting in the spool (while ClickHouse
+	// is down); past it POST /api/v1/events answers 503. Default 1024.
+	SpoolMaxMB int `yaml:"spool_max_mb"`
+	// MaxBodyKB bounds one POST /api/v1/events body. Default 8192.
+	MaxBodyKB int `yaml:"max_body_kb"`
+	// BatchEvents is the most events the writer inserts at once. Default 50000.
+	BatchEvents int `yaml:"batch_events"`
+}
+
+// Supervision sets the thresholds of the supervision rules (电子监察).
+type Supervision struct {
+	// CaseWarnShare: a yellow warning once this share of a case's time
+	// limit (in working days) has passed. Default 0.8.
+	CaseWarnShare float64 `yaml:"case_warn_share"`
+	// CaseWarnWorkdays: a yellow warning when this many working days or
+	// fewer remain before the deadline. Default 1 (the last working day).
+	CaseWarnWorkdays int `yaml:"case_warn_workdays"`
+	// MaxHandlingMinutes: a service (call to end) longer than this is a
+	// step over its own limit. Default 45.
+	MaxHandlingMinutes int `yaml:"max_handling_minutes"`
+	// UnattendedMinutes: a window open with tickets waiting for it and no
+	// service started for this long is unattended. Default 10.
+	UnattendedMinutes int `yaml:"unattended_minutes"`
+	// BadRatingAtMost: a rating at or below this needs follow-up. Default 2.
+	BadRatingAtMost int `yaml:"bad_rating_at_most"`
+	// CameraOfflineSeconds: a camera offline this long raises an alert.
+	// Default 30.
+	CameraOfflineSeconds int `yaml:"camera_offline_seconds"`
 }
 
 // Auth configures users, sessions and event producers.
@@ -257,6 +295,18 @@ func (c *Config) applyDefaults() {
 	defInt(&c.Recording.ClipPaddingSeconds, 5)
 	defInt(&c.Recording.MinFreePercent, 5)
 	def(&c.Auth.UsersFile, filepath.Join(c.DataDir, "users.yaml"))
+	def(&c.Intake.SpoolDir, filepath.Join(c.DataDir, "spool"))
+	defInt(&c.Intake.SpoolMaxMB, 1024)
+	defInt(&c.Intake.MaxBodyKB, 8192)
+	defInt(&c.Intake.BatchEvents, 50000)
+	if c.Supervision.CaseWarnShare == 0 {
+		c.Supervision.CaseWarnShare = 0.8
+	}
+	defInt(&c.Supervision.CaseWarnWorkdays, 1)
+	defInt(&c.Supervision.MaxHandlingMinutes, 45)
+	defInt(&c.Supervision.UnattendedMinutes, 10)
+	defInt(&c.Supervision.BadRatingAtMost, 2)
+	defInt(&c.Supervision.CameraOfflineSeconds, 30)
 	if c.Auth.SessionTTL == 0 {
 		c.Auth.SessionTTL = 12 * time.Hour
 	}
@@ -280,6 +330,7 @@ func (c *Config) resolvePaths(base string) {
 	abs(&c.DataDir)
 	abs(&c.Recording.Dir)
 	abs(&c.Auth.UsersFile)
+	abs(&c.Intake.SpoolDir)
 	if strings.Contains(c.ClickHouse.Managed.Binary, "/") {
 		abs(&c.ClickHouse.Managed.Binary)
 	}

@@ -83,6 +83,34 @@ func (c *Config) Validate() error {
 	if c.Recording.ClipPaddingSeconds < 0 || c.Recording.ClipPaddingSeconds > 600 {
 		bad("recording.clip_padding_seconds", "%d is out of range 0-600", c.Recording.ClipPaddingSeconds)
 	}
+	if c.Intake.SpoolMaxMB < 1 || c.Intake.SpoolMaxMB > 1<<20 {
+		bad("intake.spool_max_mb", "%d is out of range 1-1048576", c.Intake.SpoolMaxMB)
+	}
+	if c.Intake.MaxBodyKB < 1 || c.Intake.MaxBodyKB > 1<<20 {
+		bad("intake.max_body_kb", "%d is out of range 1-1048576", c.Intake.MaxBodyKB)
+	}
+	if c.Intake.BatchEvents < 1 || c.Intake.BatchEvents > 1_000_000 {
+		bad("intake.batch_events", "%d is out of range 1-1000000", c.Intake.BatchEvents)
+	}
+	sv := c.Supervision
+	if sv.CaseWarnShare <= 0 || sv.CaseWarnShare >= 1 {
+		bad("supervision.case_warn_share", "%g is not between 0 and 1", sv.CaseWarnShare)
+	}
+	if sv.CaseWarnWorkdays < 0 || sv.CaseWarnWorkdays > 60 {
+		bad("supervision.case_warn_workdays", "%d is out of range 0-60", sv.CaseWarnWorkdays)
+	}
+	if sv.MaxHandlingMinutes < 1 || sv.MaxHandlingMinutes > 24*60 {
+		bad("supervision.max_handling_minutes", "%d is out of range 1-1440", sv.MaxHandlingMinutes)
+	}
+	if sv.UnattendedMinutes < 1 || sv.UnattendedMinutes > 24*60 {
+		bad("supervision.unattended_minutes", "%d is out of range 1-1440", sv.UnattendedMinutes)
+	}
+	if sv.BadRatingAtMost < 1 || sv.BadRatingAtMost > 4 {
+		bad("supervision.bad_rating_at_most", "%d is out of range 1-4", sv.BadRatingAtMost)
+	}
+	if sv.CameraOfflineSeconds < 1 || sv.CameraOfflineSeconds > 86400 {
+		bad("supervision.camera_offline_seconds", "%d is out of range 1-86400", sv.CameraOfflineSeconds)
+	}
 	if c.Recording.MinFreePercent < 1 || c.Recording.MinFreePercent > 90 {
 		bad("recording.min_free_percent", "%d is out of range 1-90", c.Recording.MinFreePercent)
 	}
