@@ -58,7 +58,6 @@ var defaultPostClient = &http.Client{Timeout: 30 * time.Second}
 type postReply struct {
 	Error    string `json:"error"`
 	Accepted int    `json:"accepted"`
-	Inserted int    `json:"inserted"`
 	Rejected int    `json:"rejected"`
 	Results  []struct {
 		Index   int    `json:"index"`
