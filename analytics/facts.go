@@ -1,0 +1,282 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
+)
+
+// Columns of the fact tables of migration 0006, in the order InsertFacts
+// appends their values.
+var (
+	visitColumns = []column{
+		{"issued", "DateTime('UTC')"}, {"tier", "String"}, {"hall", "String"},
+		{"department", "String"}, {"window", "String"}, {"item", "String"},
+		{"staff", "String"}, {"ticket", "String"}, {"case_id", "String"},
+		{"outcome", "String"}, {"called", "DateTime('UTC')"},
+		{"started", "DateTime('UTC')"}, {"ended", "DateTime('UTC')"},
+		{"calls", "UInt16"}, {"wait_seconds", "UInt32"},
+		{"handle_seconds", "UInt32"}, {"met_target", "UInt8"},
+	}
+	spanColumns = []column{
+		{"start", "DateTime('UTC')"}, {"end", "DateTime('UTC')"}, {"tier", "String"},
+		{"hall", "String"}, {"department", "String"}, {"window", "String"},
+	}
+	caseColumns = []column{
+		{"case_id", "String"}, {"tier", "String"}, {"hall", "String"},
+		{"department", "String"}, {"window", "String"}, {"item", "String"},
+		{"state", "String"}, {"accepted", "DateTime('UTC')"},
+		{"deadline", "DateTime('UTC')"}, {"completed", "DateTime('UTC')"},
+		{"on_time", "UInt8"}, {"version", "UInt64"},
+	}
+	ratingColumns = []column{
+		{"ts", "DateTime('UTC')"}, {"tier", "String"}, {"hall", "String"},
+		{"department", "String"}, {"window", "String"}, {"item", "String"},
+		{"staff", "String"}, {"ticket", "String"}, {"case_id", "String"},
+		{"event_id", "String"}, {"rating", "UInt8"},
+	}
+)
+
+// ErrInvalidFact is returned (wrapped) by Store.InsertFacts for a fact row
+// it cannot store (a time a DateTime cannot hold, a span that does not end
+// after it starts). Nothing of the call is written then.
+var ErrInvalidFact = errors.New("analytics: invalid fact row")
+
+// caseCompleted is the state of a completed case (tracker.CaseState.State).
+const caseCompleted = "completed"
+
+// externalCaseIDsTable is the external table through which InsertFacts asks
+// which cases are completed already.
+const externalCaseIDsTable = "_sunlight_case_ids"
+
+// factsMu serializes InsertFacts within the process, so that two batches do
+// not both find a case not yet completed and both write its completion.
+// Two processes inserting facts into one database are not serialized.
+var factsMu sync.Mutex
+
+// InsertFacts stores the fact rows the tracker produced: one insert per
+// non-empty table. Visits, spans and ratings are inserted as they are
+// (events are deduplicated before they become facts, so inserting the same
+// facts twice counts them twice). Case rows go to the cases table, where
+// the newest version of a case wins; of the completed rows, only a case's
+// first is written (a case already completed in the table, or completed
+// earlier in the batch, loses its later completed rows), because the
+// completion rollups are fed by materialized views that cannot replace a row.
+//
+// A time that a DateTime cannot hold (before 1970 or after 2106) fails the
+// call with ErrInvalidFact before anything is written; zero times are
+// stored as 1970-01-01.
+func (s *Store) InsertFacts(ctx context.Context, f *tracker.Facts) error {
+	if f == nil || f.Len() == 0 {
+		return nil
+	}
+	visits, err := visitRows(f.Visits)
+	if err != nil {
+		return err
+	}
+	spans, err := spanRows(f.Spans)
+	if err != nil {
+		return err
+	}
+	ratings, err := ratingRows(f.Ratings)
+	if err != nil {
+		return err
+	}
+	for _, c := range f.Cases {
+		for _, t := range []time.Time{c.Accepted, c.Deadline, c.Completed} {
+			if _, err := factTime(t); err != nil {
+				return fmt.Errorf("case %s: %w", c.CaseID, err)
+			}
+		}
+	}
+
+	factsMu.Lock()
+	defer factsMu.Unlock()
+	for _, ins := range []struct {
+		table string
+		cols  []column
+		rows  [][]any
+	}{{"visits", visitColumns, visits}, {"window_spans", spanColumns, spans}, {"ratings", ratingColumns, ratings}} {
+		if err := s.insertRows(ctx, ins.table, ins.cols, ins.rows); err != nil {
+			return err
+		}
+	}
+	if len(f.Cases) == 0 {
+		return nil
+	}
+	cases, err := s.newCaseRows(ctx, f.Cases)
+	if err != nil {
+		return err
+	}
+	return s.insertRows(ctx, "cases", caseColumns, cases)
+}
+
+// newCaseRows returns the rows of cases to insert: all of them except the
+// completed rows of cases completed already (in the table, or by a row of
+// lower version in the batch).
+func (s *Store) newCaseRows(ctx context.Context, cases []tracker.CaseState) ([][]any, error) {
+	first := map[string]int{} // case id -> index of its first completed row
+	for i, c := range cases {
+		if c.State != caseCompleted {
+			continue
+		}
+		if j, ok := first[c.CaseID]; !ok || c.Version < cases[j].Version {
+			first[c.CaseID] = i
+		}
+	}
+	done, err := s.completedCases(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	var rows [][]any
+	for i, c := range cases {
+		if c.State == caseCompleted && (done[c.CaseID] || first[c.CaseID] != i) {
+			continue
+		}
+		rows = append(rows, []any{
+			c.CaseID, c.Tier, c.Hall, c.Department, c.Window, c.Item, c.State,
+			mustFactTime(c.Accepted), mustFactTime(c.Deadline), mustFactTime(c.Completed),
+			boolUInt8(c.OnTime), c.Version,
+		})
+	}
+	return rows, nil
+}
+
+// completedCases tells which of the ids have a completed row in the cases
+// table already.
+func (s *Store) completedCases(ctx context.Context, ids map[string]int) (map[string]bool, error) {
+	done := map[string]bool{}
+	if len(ids) == 0 {
+		return done, nil
+	}
+	t, err := newExternalTable(externalCaseIDsTable, []column{{"case_id", "String"}})
+	if err != nil {
+		return nil, err
+	}
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	sort.Strings(sorted)
+	for _, id := range sorted {
+		if err := t.Append(id); err != nil {
+			return nil, fmt.Errorf("analytics: completed cases: %w", err)
+		}
+	}
+	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)),
+		`SELECT DISTINCT case_id FROM cases WHERE case_id IN (SELECT case_id FROM `+externalCaseIDsTable+`) AND state = 'completed'`)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: completed cases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("analytics: completed cases: %w", err)
+		}
+		done[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("analytics: completed cases: %w", err)
+	}
+	return done, nil
+}
+
+func (s *Store) insertRows(ctx context.Context, table string, cols []column, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	t, err := newExternalTable(externalInsertTable, cols)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := t.Append(r...); err != nil {
+			return fmt.Errorf("analytics: insert into %s: %w", table, err)
+		}
+	}
+	return s.insertExternal(ctx, table, cols, t)
+}
+
+func visitRows(visits []tracker.Visit) ([][]any, error) {
+	rows := make([][]any, 0, len(visits))
+	for _, v := range visits {
+		var ts [4]time.Time
+		for i, t := range []time.Time{v.Issued, v.Called, v.Started, v.Ended} {
+			var err error
+			if ts[i], err = factTime(t); err != nil {
+				return nil, fmt.Errorf("visit %s/%s: %w", v.Hall, v.Ticket, err)
+			}
+		}
+		if v.Calls < 0 || v.Calls > 1<<16-1 {
+			return nil, fmt.Errorf("visit %s/%s: %w: %d calls", v.Hall, v.Ticket, ErrInvalidFact, v.Calls)
+		}
+		rows = append(rows, []any{
+			ts[0], v.Tier, v.Hall, v.Department, v.Window, v.Item, v.Staff, v.Ticket,
+			v.CaseID, string(v.Outcome), ts[1], ts[2], ts[3], uint16(v.Calls),
+			v.WaitSeconds, v.HandleSeconds, boolUInt8(v.MetTarget),
+		})
+	}
+	return rows, nil
+}
+
+func spanRows(spans []tracker.Span) ([][]any, error) {
+	rows := make([][]any, 0, len(spans))
+	for _, sp := range spans {
+		start, err := factTime(sp.Start)
+		if err != nil {
+			return nil, fmt.Errorf("span of window %s: %w", sp.Window, err)
+		}
+		end, err := factTime(sp.End)
+		if err != nil {
+			return nil, fmt.Errorf("span of window %s: %w", sp.Window, err)
+		}
+		if !end.After(start) {
+			return nil, fmt.Errorf("span of window %s: %w: end %s is not after start %s",
+				sp.Window, ErrInvalidFact, end.Format(time.RFC3339), start.Format(time.RFC3339))
+		}
+		rows = append(rows, []any{start, end, sp.Tier, sp.Hall, sp.Department, sp.Window})
+	}
+	return rows, nil
+}
+
+func ratingRows(ratings []tracker.Rating) ([][]any, error) {
+	rows := make([][]any, 0, len(ratings))
+	for _, r := range ratings {
+		ts, err := factTime(r.TS)
+		if err != nil {
+			return nil, fmt.Errorf("rating %s: %w", r.EventID, err)
+		}
+		rows = append(rows, []any{
+			ts, r.Tier, r.Hall, r.Department, r.Window, r.Item, r.Staff, r.Ticket,
+			r.CaseID, r.EventID, r.Rating,
+		})
+	}
+	return rows, nil
+}
+
+// factTime is t in whole UTC seconds as a DateTime column stores it; the
+// zero time becomes 1970-01-01.
+func factTime(t time.Time) (time.Time, error) {
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	sec, _, ok := timeParts(t)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%w: time %s is outside what a DateTime holds", ErrInvalidFact, t.Format(time.RFC3339))
+	}
+	return sec, nil
+}
+
+// mustFactTime is factTime for a time checked before.
+func mustFactTime(t time.Time) time.Time {
+	sec, _ := factTime(t)
+	return sec
+}

@@ -1,0 +1,61 @@
+package analytics_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
+)
+
+func TestInsertFacts(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	count := func(table string) uint64 {
+		t.Helper()
+		var n uint64
+		require.NoError(t, s.Conn().QueryRow(ctx, "SELECT count() FROM "+table).Scan(&n))
+		return n
+	}
+	require.NoError(t, s.InsertFacts(ctx, nil))
+	require.NoError(t, s.InsertFacts(ctx, &tracker.Facts{}))
+
+	f := kpiFixture()
+	bad := *f
+	bad.Visits = append([]tracker.Visit{{Hall: "h", Ticket: "A1", Issued: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}}, f.Visits...)
+	require.ErrorIs(t, s.InsertFacts(ctx, &bad), analytics.ErrInvalidFact)
+	bad = *f
+	bad.Spans = []tracker.Span{{Window: "A01", Start: at(2, 1, 0), End: at(2, 1, 0)}}
+	require.ErrorIs(t, s.InsertFacts(ctx, &bad), analytics.ErrInvalidFact)
+	for _, table := range []string{"visits", "window_spans", "cases", "ratings"} {
+		require.Zero(t, count(table), "nothing of a rejected call is written to %s", table)
+	}
+
+	require.NoError(t, s.InsertFacts(ctx, f))
+	require.Equal(t, uint64(len(f.Visits)), count("visits"))
+	require.Equal(t, uint64(len(f.Spans)), count("window_spans"))
+	require.Equal(t, uint64(len(f.Ratings)), count("ratings"))
+	require.Equal(t, uint64(len(f.Cases)), count("cases"))
+	require.Equal(t, uint64(5), count("completions")) // C1 C2 C3 C5 C7
+
+	// The same completions again, one with a new version: not written.
+	require.NoError(t, s.InsertFacts(ctx, &tracker.Facts{Cases: f.Cases[1:3]}))
+	require.Equal(t, uint64(len(f.Cases)), count("cases"))
+	require.Equal(t, uint64(5), count("completions"))
+
+	// A visit's stored row: whole UTC seconds, zero times as 1970.
+	var (
+		outcome      string
+		called       time.Time
+		wait, handle uint32
+		met          uint8
+	)
+	require.NoError(t, s.Conn().QueryRow(ctx,
+		`SELECT outcome, called, wait_seconds, handle_seconds, met_target FROM visits WHERE ticket = 'T002'`).
+		Scan(&outcome, &called, &wait, &handle, &met))
+	require.Equal(t, "abandoned", outcome)
+	require.Equal(t, int64(0), called.Unix())
+	require.Zero(t, wait+handle+uint32(met))
+}

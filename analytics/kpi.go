@@ -1,0 +1,500 @@
+package analytics
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sunlight-gov/sunlight/internal/apperr"
+)
+
+// Level is how KPI rows are grouped.
+type Level string
+
+// The KPI levels.
+const (
+	LevelWindow     Level = "window"
+	LevelHall       Level = "hall"
+	LevelTier       Level = "tier"
+	LevelDepartment Level = "department"
+	LevelItem       Level = "item"
+	LevelStaff      Level = "staff"
+	// LevelHourWeekday groups by hour of day (0-23) and ISO weekday (1
+	// Monday … 7 Sunday) in the query's time zone.
+	LevelHourWeekday Level = "hour_weekday"
+)
+
+// ErrInvalidKPIQuery is returned (wrapped, with what is wrong) by Store.KPI
+// for a query it refuses: To not after From, a range over MaxKPIRange, an
+// unknown level or sort key, a negative limit, a time zone ClickHouse cannot
+// be given. Kind apperr.Invalid.
+var ErrInvalidKPIQuery = apperr.New(apperr.Invalid, "invalid KPI query")
+
+// MaxKPIRange is the longest range Store.KPI accepts: two years, one of
+// them a leap year.
+const MaxKPIRange = 731 * 24 * time.Hour
+
+// DefaultKPITimeZone is the zone of KPIQuery.Location when it is nil (the
+// configuration's default hall time zone).
+const DefaultKPITimeZone = "Asia/Shanghai"
+
+// KPIQuery asks for the KPIs of one range at one level.
+type KPIQuery struct {
+	// From and To bound the range, half-open [From, To), to the second.
+	// Visits count at the time their ticket was issued, cases at their
+	// completion, ratings at their time; window open time is clipped to
+	// the range exactly.
+	From, To time.Time
+	Level    Level
+	// Location is the hall time zone, used by LevelHourWeekday. Nil means
+	// DefaultKPITimeZone. LevelHourWeekday needs a zone whose UTC offset
+	// is a whole number of hours throughout the range (the rollups are
+	// per UTC hour).
+	Location *time.Location
+	// Filters; empty means all. Item does not filter window open time:
+	// with it, throughput and utilisation are the item's share of the
+	// windows' open time.
+	Hall, Tier, Department, Window, Item string
+	// Compare adds, for every KPI, its value over the previous period of
+	// the same length (prev_<kpi>) and the difference current − previous
+	// (delta_<kpi>).
+	Compare bool
+	// Sort is a column name to order rows by, ascending, or descending
+	// with a leading "-" (e.g. "-served", "wait_p90_s"); absent values
+	// sort last either way, ties in key order. Empty: key order.
+	Sort string
+	// Limit keeps the first Limit rows after sorting; 0 keeps all.
+	Limit int
+}
+
+// KPITable is the answer of Store.KPI: one row per group, values aligned
+// with Columns. A value is a string (keys), an int64 (counts, seconds,
+// hour and weekday), a float64 (rates and averages) or nil where a KPI has
+// no meaning: a rate without denominator, a quantile without visits, open
+// time at the item and staff levels (spans have neither), completions at
+// the staff level (cases have no staff).
+type KPITable struct {
+	Level Level     `json:"level"`
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
+	// PrevFrom and PrevTo bound the previous period when Compare was set.
+	PrevFrom *time.Time `json:"prev_from,omitempty"`
+	PrevTo   *time.Time `json:"prev_to,omitempty"`
+	// Columns are stable machine names: the level's key columns (see
+	// KeyColumns), then the KPIs (kpiColumns), then prev_ and delta_
+	// columns when comparing.
+	Columns []string `json:"columns"`
+	Rows    [][]any  `json:"rows"`
+}
+
+// Column returns the index of the named column, or -1.
+func (t *KPITable) Column(name string) int {
+	for i, c := range t.Columns {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// WriteCSV writes the table as CSV with a header line of Columns; absent
+// values are empty fields, floats are written in full precision.
+func (t *KPITable) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(t.Columns); err != nil {
+		return fmt.Errorf("analytics: write KPI CSV: %w", err)
+	}
+	rec := make([]string, len(t.Columns))
+	for _, row := range t.Rows {
+		for i, v := range row {
+			switch v := v.(type) {
+			case nil:
+				rec[i] = ""
+			case string:
+				rec[i] = v
+			case int64:
+				rec[i] = strconv.FormatInt(v, 10)
+			case float64:
+				rec[i] = strconv.FormatFloat(v, 'f', -1, 64)
+			default:
+				rec[i] = fmt.Sprint(v)
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("analytics: write KPI CSV: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("analytics: write KPI CSV: %w", err)
+	}
+	return nil
+}
+
+// kpiColumns are the KPI columns, in order:
+//
+//   - tickets: tickets issued; called: visits called (served + no-shows);
+//     served; no_shows; abandoned (never called).
+//   - open_seconds: window open time clipped to the range; serving_seconds:
+//     handling seconds of served visits; idle_seconds = open − serving (it
+//     can be negative when a visit issued in the range was served outside
+//     the open spans of the range).
+//   - throughput_per_hour = served ÷ open hours; utilisation = serving ÷
+//     open seconds.
+//   - wait_p50_s, wait_p90_s: wait (call − issue, the last call) of called
+//     visits; handle_p50_s, handle_p90_s: handling (end − call) of served
+//     visits. Exact nearest-rank quantiles: the smallest v such that at
+//     least the share q of the visits are <= v.
+//   - service_level = called within the target wait ÷ called; no_show_rate =
+//     no-shows ÷ called; abandonment_rate = abandoned ÷ tickets.
+//   - completed: cases completed in the range (rejections do not count);
+//     completed_on_time; on_time_rate = on time ÷ completed.
+//   - ratings; rating_avg; rating_1 … rating_5: count per level.
+var kpiColumns = []string{
+	"tickets", "called", "served", "no_shows", "abandoned",
+	"open_seconds", "serving_seconds", "idle_seconds",
+	"throughput_per_hour", "utilisation",
+	"wait_p50_s", "wait_p90_s", "handle_p50_s", "handle_p90_s",
+	"service_level", "no_show_rate", "abandonment_rate",
+	"completed", "completed_on_time", "on_time_rate",
+	"ratings", "rating_avg", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
+}
+
+// levelKeys are the key columns of each level, then its attribute columns
+// (values of the group, not part of the key).
+var levelKeys = map[Level]struct{ keys, attrs []string }{
+	LevelWindow:      {[]string{"hall", "window"}, []string{"tier", "department"}},
+	LevelHall:        {[]string{"hall"}, []string{"tier"}},
+	LevelTier:        {[]string{"tier"}, nil},
+	LevelDepartment:  {[]string{"department"}, nil},
+	LevelItem:        {[]string{"item"}, nil},
+	LevelStaff:       {[]string{"staff"}, nil},
+	LevelHourWeekday: {[]string{"weekday", "hour"}, nil},
+}
+
+// KeyColumns returns the key and attribute columns that lead the rows of a
+// level, or nil for an unknown level.
+func KeyColumns(l Level) []string {
+	k, ok := levelKeys[l]
+	if !ok {
+		return nil
+	}
+	return append(append([]string(nil), k.keys...), k.attrs...)
+}
+
+var zoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-/]*$`)
+
+// KPI computes the KPIs of q (see KPIQuery and KPITable). A query it
+// refuses fails with ErrInvalidKPIQuery.
+func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	cols := append(KeyColumns(q.Level), kpiColumns...)
+	if q.Compare {
+		for _, p := range []string{"prev_", "delta_"} {
+			for _, c := range kpiColumns {
+				cols = append(cols, p+c)
+			}
+		}
+	}
+	sortCol, desc := strings.CutPrefix(q.Sort, "-")
+	sortIdx := -1
+	if sortCol != "" {
+		for i, c := range cols {
+			if c == sortCol {
+				sortIdx = i
+			}
+		}
+		if sortIdx < 0 {
+			return nil, fmt.Errorf("%w: unknown sort key %q", ErrInvalidKPIQuery, q.Sort)
+		}
+	}
+
+	periods := [][2]time.Time{{q.From, q.To}}
+	if q.Compare {
+		periods = append(periods, [2]time.Time{q.From.Add(-q.To.Sub(q.From)), q.From})
+	}
+	groups := make([]map[string]*kpiAcc, len(periods))
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for i, p := range periods {
+		groups[i] = map[string]*kpiAcc{}
+		for _, k := range factKinds {
+			if !k.servesLevel(q.Level) {
+				continue
+			}
+			sql := k.sql(q, p[0], p[1])
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rows, err := s.kindRows(ctx, k, q.Level, sql)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				for _, r := range rows {
+					acc := groups[i][r.key]
+					if acc == nil {
+						acc = &kpiAcc{keys: r.keys, attrs: r.attrs}
+						groups[i][r.key] = acc
+					}
+					acc.add(k, r)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+
+	keys := map[string][]any{}
+	for _, g := range groups {
+		for k, a := range g {
+			if _, ok := keys[k]; !ok {
+				keys[k] = a.keys
+			}
+		}
+	}
+	t := &KPITable{Level: q.Level, From: q.From.UTC(), To: q.To.UTC(), Columns: cols}
+	if q.Compare {
+		pf, pt := periods[1][0].UTC(), periods[1][1].UTC()
+		t.PrevFrom, t.PrevTo = &pf, &pt
+	}
+	for k, kv := range keys {
+		row := append([]any(nil), kv...)
+		attrs := make([]any, len(levelKeys[q.Level].attrs))
+		for i := range attrs {
+			attrs[i] = ""
+		}
+		var vals [][]any
+		for _, g := range groups {
+			a := g[k]
+			if a == nil {
+				a = &kpiAcc{}
+			}
+			for i, v := range a.attrs {
+				if attrs[i] == "" {
+					attrs[i] = v
+				}
+			}
+			vals = append(vals, a.values(q.Level))
+		}
+		row = append(row, attrs...)
+		row = append(row, vals[0]...)
+		if q.Compare {
+			row = append(row, vals[1]...)
+			for i := range vals[0] {
+				row = append(row, delta(vals[0][i], vals[1][i]))
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	nkeys := len(levelKeys[q.Level].keys)
+	sort.Slice(t.Rows, func(i, j int) bool {
+		a, b := t.Rows[i], t.Rows[j]
+		if sortIdx >= 0 {
+			if c := compareValues(a[sortIdx], b[sortIdx], desc); c != 0 {
+				return c < 0
+			}
+		}
+		for k := range nkeys {
+			if c := compareValues(a[k], b[k], false); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+	if q.Limit > 0 && len(t.Rows) > q.Limit {
+		t.Rows = t.Rows[:q.Limit]
+	}
+	return t, nil
+}
+
+// check validates q and fills in its default location.
+func (q *KPIQuery) check() error {
+	if !q.To.After(q.From) {
+		return fmt.Errorf("%w: to %s is not after from %s", ErrInvalidKPIQuery, q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
+	}
+	if q.To.Sub(q.From) > MaxKPIRange {
+		return fmt.Errorf("%w: the range %s … %s is longer than two years", ErrInvalidKPIQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	if q.From.Unix() < 0 || q.To.Unix() > 1<<32-1 {
+		return fmt.Errorf("%w: the range %s … %s is outside what ClickHouse's DateTime holds", ErrInvalidKPIQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	if _, ok := levelKeys[q.Level]; !ok {
+		return fmt.Errorf("%w: unknown level %q", ErrInvalidKPIQuery, q.Level)
+	}
+	if q.Limit < 0 {
+		return fmt.Errorf("%w: negative limit %d", ErrInvalidKPIQuery, q.Limit)
+	}
+	if q.Location == nil {
+		loc, err := time.LoadLocation(DefaultKPITimeZone)
+		if err != nil {
+			return fmt.Errorf("analytics: KPI query: load the default time zone: %w", err)
+		}
+		q.Location = loc
+	}
+	if q.Level != LevelHourWeekday {
+		return nil
+	}
+	if name := q.Location.String(); !zoneName.MatchString(name) || name == "Local" {
+		return fmt.Errorf("%w: time zone %q has no IANA name ClickHouse knows", ErrInvalidKPIQuery, name)
+	}
+	from := q.From
+	if q.Compare {
+		from = from.Add(-q.To.Sub(q.From))
+	}
+	for t := from.In(q.Location); t.Before(q.To); {
+		if _, off := t.Zone(); off%3600 != 0 {
+			return fmt.Errorf("%w: time zone %s is %s off UTC at %s: hour_weekday needs whole hours",
+				ErrInvalidKPIQuery, q.Location, time.Duration(off)*time.Second, t.Format(time.RFC3339))
+		}
+		_, end := t.ZoneBounds()
+		if end.IsZero() {
+			break
+		}
+		t = end
+	}
+	return nil
+}
+
+// kpiAcc accumulates one group's measures over the fact kinds.
+type kpiAcc struct {
+	keys  []any
+	attrs []string
+
+	tickets, called, served, noShows, abandoned, metTarget, serving uint64
+	waitQ, handleQ                                                  []uint32
+	open                                                            uint64
+	completed, onTime                                               uint64
+	ratings, ratingSum                                              uint64
+	byRating                                                        [5]uint64
+}
+
+func (a *kpiAcc) add(k *factKind, r kindRow) {
+	for i, v := range r.attrs {
+		if a.attrs[i] == "" {
+			a.attrs[i] = v
+		}
+	}
+	m := r.vals
+	switch k.name {
+	case "visits":
+		a.tickets, a.called, a.served, a.noShows, a.abandoned, a.metTarget, a.serving = m[0], m[1], m[2], m[3], m[4], m[5], m[6]
+		a.waitQ, a.handleQ = r.qs[0], r.qs[1]
+	case "spans":
+		a.open = m[0]
+	case "completions":
+		a.completed, a.onTime = m[0], m[1]
+	case "ratings":
+		a.ratings, a.ratingSum = m[0], m[1]
+		copy(a.byRating[:], m[2:7])
+	}
+}
+
+// values returns the group's KPIs in kpiColumns order.
+func (a *kpiAcc) values(l Level) []any {
+	i64 := func(v uint64) any { return int64(v) }
+	ratio := func(n, d uint64) any {
+		if d == 0 {
+			return nil
+		}
+		return float64(n) / float64(d)
+	}
+	quant := func(q []uint32, i int, n uint64) any {
+		if n == 0 || len(q) <= i {
+			return nil
+		}
+		return int64(q[i])
+	}
+	var open, idle, throughput, util any
+	if l != LevelItem && l != LevelStaff {
+		open = i64(a.open)
+		idle = int64(a.open) - int64(a.serving)
+		if a.open > 0 {
+			throughput = float64(a.served) * 3600 / float64(a.open)
+			util = float64(a.serving) / float64(a.open)
+		}
+	}
+	var completed, onTime, onTimeRate any
+	if l != LevelStaff {
+		completed, onTime, onTimeRate = i64(a.completed), i64(a.onTime), ratio(a.onTime, a.completed)
+	}
+	out := []any{
+		i64(a.tickets), i64(a.called), i64(a.served), i64(a.noShows), i64(a.abandoned),
+		open, i64(a.serving), idle, throughput, util,
+		quant(a.waitQ, 0, a.called), quant(a.waitQ, 1, a.called),
+		quant(a.handleQ, 0, a.served), quant(a.handleQ, 1, a.served),
+		ratio(a.metTarget, a.called), ratio(a.noShows, a.called), ratio(a.abandoned, a.tickets),
+		completed, onTime, onTimeRate,
+		i64(a.ratings), ratio(a.ratingSum, a.ratings),
+	}
+	for _, n := range a.byRating {
+		out = append(out, i64(n))
+	}
+	return out
+}
+
+// delta is cur − prev, or nil if either is absent.
+func delta(cur, prev any) any {
+	switch c := cur.(type) {
+	case int64:
+		if p, ok := prev.(int64); ok {
+			return c - p
+		}
+	case float64:
+		if p, ok := prev.(float64); ok {
+			return c - p
+		}
+	}
+	return nil
+}
+
+// compareValues orders two cell values; nil sorts last whether desc or not.
+func compareValues(a, b any, desc bool) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	c := 0
+	switch a := a.(type) {
+	case string:
+		c = strings.Compare(a, b.(string))
+	case int64:
+		c = cmpOrdered(a, b.(int64))
+	case float64:
+		c = cmpOrdered(a, b.(float64))
+	}
+	if desc {
+		c = -c
+	}
+	return c
+}
+
+func cmpOrdered[T int64 | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,403 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// How Store.KPI reads the facts: for each fact kind one SQL statement, a
+// GROUP BY over a UNION ALL of pieces that tile [From, To) exactly. Whole
+// UTC days come from a daily rollup, whole hours at the edges of the days
+// from an hourly rollup, and the sub-hour edges from the raw fact table; at
+// each step the rollup with the fewest dimensions that still has those the
+// query needs (level keys, attributes, filters) is chosen. Rollup pieces
+// select the stored states and raw pieces build the same states, so the
+// outer GROUP BY merges them into exact results (see 0007_rollups.sql).
+
+// dims is a set of fact dimensions.
+type dims uint8
+
+const (
+	dimTier dims = 1 << iota
+	dimHall
+	dimDepartment
+	dimWindow
+	dimItem
+	dimStaff
+
+	dimsHall   = dimTier | dimHall
+	dimsWindow = dimsHall | dimDepartment | dimWindow
+	dimsAll    = dimsWindow | dimItem | dimStaff
+)
+
+var dimByName = map[string]dims{
+	"tier": dimTier, "hall": dimHall, "department": dimDepartment,
+	"window": dimWindow, "item": dimItem, "staff": dimStaff,
+}
+
+const (
+	hourSeconds = 3600
+	daySeconds  = 86400
+)
+
+// rollup is a rollup table: its dimensions and its bucket in seconds.
+type rollup struct {
+	table  string
+	dims   dims
+	bucket int64
+}
+
+// measure is a measured column: its name in the rollups, the expression that
+// makes the same value (or state) from a raw row, and whether it is a
+// quantiles state (else a UInt64 sum or sum state).
+type measure struct {
+	name, raw string
+	quantiles bool
+}
+
+// factKind is one kind of fact with its raw table and rollups.
+type factKind struct {
+	name    string
+	raw     string // raw table
+	rawTime string // its time column
+	// aggregating: the rollups hold aggregate states (AggregatingMergeTree),
+	// so raw pieces group and build states; else they hold plain sums.
+	aggregating bool
+	// spans: raw rows are intervals [`start`, `end`) clipped to the piece.
+	spans    bool
+	dims     dims
+	rollups  []rollup
+	measures []measure
+}
+
+const quantilesState = "quantilesExactWeightedStateIf(0.5, 0.9)"
+
+// factKinds are the kinds Store.KPI reads, in the order their attributes are
+// preferred. Their measures must match 0007_rollups.sql.
+var factKinds = []*factKind{
+	{
+		name: "visits", raw: "visits", rawTime: "issued", aggregating: true, dims: dimsAll,
+		rollups: []rollup{
+			{"visits_hourly", dimsAll, hourSeconds},
+			{"visits_hall_hourly", dimsHall, hourSeconds},
+			{"visits_window_daily", dimsWindow, daySeconds},
+			{"visits_hall_daily", dimsHall, daySeconds},
+		},
+		measures: []measure{
+			{"tickets", "sumState(toUInt64(1))", false},
+			{"called", "sumState(toUInt64(outcome != 'abandoned'))", false},
+			{"served", "sumState(toUInt64(outcome = 'served'))", false},
+			{"no_shows", "sumState(toUInt64(outcome = 'no_show'))", false},
+			{"abandoned", "sumState(toUInt64(outcome = 'abandoned'))", false},
+			{"met_target", "sumState(toUInt64(met_target = 1 AND outcome != 'abandoned'))", false},
+			{"serving_seconds", "sumState(toUInt64(if(outcome = 'served', handle_seconds, 0)))", false},
+			{"wait_q", quantilesState + "(wait_seconds, toUInt64(1), outcome != 'abandoned')", true},
+			{"handle_q", quantilesState + "(handle_seconds, toUInt64(1), outcome = 'served')", true},
+		},
+	},
+	{
+		name: "spans", raw: "window_spans", rawTime: "`start`", spans: true, dims: dimsWindow,
+		rollups: []rollup{
+			{"spans_hall_hourly", dimsHall, hourSeconds},
+			{"spans_window_daily", dimsWindow, daySeconds},
+			{"spans_hall_daily", dimsHall, daySeconds},
+		},
+		measures: []measure{{"open_seconds", "", false}},
+	},
+	{
+		name: "ratings", raw: "ratings", rawTime: "ts", dims: dimsAll,
+		rollups: []rollup{
+			{"ratings_hourly", dimsAll, hourSeconds},
+			{"ratings_hall_hourly", dimsHall, hourSeconds},
+			{"ratings_window_daily", dimsWindow, daySeconds},
+			{"ratings_hall_daily", dimsHall, daySeconds},
+		},
+		measures: []measure{
+			{"ratings", "toUInt64(1)", false},
+			{"rating_sum", "toUInt64(rating)", false},
+			{"rating_1", "toUInt64(rating = 1)", false},
+			{"rating_2", "toUInt64(rating = 2)", false},
+			{"rating_3", "toUInt64(rating = 3)", false},
+			{"rating_4", "toUInt64(rating = 4)", false},
+			{"rating_5", "toUInt64(rating = 5)", false},
+		},
+	},
+	{
+		name: "completions", raw: "completions", rawTime: "completed", dims: dimsWindow | dimItem,
+		rollups: []rollup{
+			{"completions_hourly", dimsWindow | dimItem, hourSeconds},
+			{"completions_hall_hourly", dimsHall, hourSeconds},
+			{"completions_window_daily", dimsWindow, daySeconds},
+			{"completions_hall_daily", dimsHall, daySeconds},
+		},
+		measures: []measure{
+			{"completed_cases", "toUInt64(1)", false},
+			{"on_time_cases", "toUInt64(on_time)", false},
+		},
+	},
+}
+
+// servesLevel tells whether the kind has the dimensions of the level's keys.
+func (k *factKind) servesLevel(l Level) bool {
+	for _, c := range levelKeys[l].keys {
+		if d, ok := dimByName[c]; ok && k.dims&d == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// need is the set of dimensions a query needs of the kind: its level's keys
+// and attributes and the filters the kind can apply (others are ignored).
+func (k *factKind) need(q KPIQuery) dims {
+	var d dims
+	for _, c := range KeyColumns(q.Level) {
+		d |= dimByName[c]
+	}
+	for _, f := range q.filters() {
+		d |= dimByName[f[0]]
+	}
+	return d & k.dims
+}
+
+func (q KPIQuery) filters() [][2]string {
+	var out [][2]string
+	for _, f := range [][2]string{{"hall", q.Hall}, {"tier", q.Tier}, {"department", q.Department}, {"window", q.Window}, {"item", q.Item}} {
+		if f[1] != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// piece is a part of the range read from one table: a rollup, or the raw
+// table when table is nil.
+type piece struct {
+	table    *rollup
+	from, to int64
+}
+
+// plan tiles [from, to) with pieces: the coarsest rollup having need for
+// the aligned middle, finer ones for the edges.
+func (k *factKind) plan(need dims, from, to int64, maxBucket int64) []piece {
+	buckets := []int64{daySeconds, hourSeconds}
+	var out []piece
+	var tile func(from, to int64, level int)
+	tile = func(from, to int64, level int) {
+		if from >= to {
+			return
+		}
+		if level == len(buckets) {
+			out = append(out, piece{nil, from, to})
+			return
+		}
+		b := buckets[level]
+		r := k.bestRollup(need, b)
+		start, end := ceilDiv(from, b)*b, to/b*b
+		if r == nil || b > maxBucket || start >= end {
+			tile(from, to, level+1)
+			return
+		}
+		tile(from, start, level+1)
+		out = append(out, piece{r, start, end})
+		tile(end, to, level+1)
+	}
+	tile(from, to, 0)
+	return out
+}
+
+func (k *factKind) bestRollup(need dims, bucket int64) *rollup {
+	var best *rollup
+	for i := range k.rollups {
+		r := &k.rollups[i]
+		if r.bucket != bucket || r.dims&need != need {
+			continue
+		}
+		if best == nil || bits.OnesCount8(uint8(r.dims)) < bits.OnesCount8(uint8(best.dims)) {
+			best = r
+		}
+	}
+	return best
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+
+// sql is the statement that reads the kind's measures over [from, to) for q.
+func (k *factKind) sql(q KPIQuery, from, to time.Time) string {
+	maxBucket := int64(daySeconds)
+	if q.Level == LevelHourWeekday {
+		maxBucket = hourSeconds
+	}
+	lk := levelKeys[q.Level]
+	var pieces []string
+	for _, p := range k.plan(k.need(q), from.Unix(), to.Unix(), maxBucket) {
+		pieces = append(pieces, k.pieceSQL(q, lk.keys, lk.attrs, p))
+	}
+	var sel, group []string
+	for _, c := range lk.keys {
+		sel = append(sel, quoteIdent(c))
+		group = append(group, quoteIdent(c))
+	}
+	for _, c := range lk.attrs {
+		sel = append(sel, "any("+quoteIdent(c)+")")
+	}
+	for _, m := range k.measures {
+		switch {
+		case m.quantiles:
+			sel = append(sel, "quantilesExactWeightedMerge(0.5, 0.9)("+m.name+")")
+		case k.aggregating:
+			sel = append(sel, "sumMerge("+m.name+")")
+		default:
+			sel = append(sel, "sum("+m.name+")")
+		}
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM (\n" + strings.Join(pieces, "\nUNION ALL\n") +
+		"\n) GROUP BY " + strings.Join(group, ", ")
+}
+
+func (k *factKind) pieceSQL(q KPIQuery, keys, attrs []string, p piece) string {
+	timeCol, table := "bucket", ""
+	if p.table != nil {
+		table = p.table.table
+	} else {
+		timeCol, table = k.rawTime, k.raw
+	}
+	var sel, group []string
+	for _, c := range keys {
+		switch c {
+		case "hour":
+			sel = append(sel, "toHour("+timeCol+", "+quoteString(q.Location.String())+") AS hour")
+		case "weekday":
+			sel = append(sel, "toDayOfWeek("+timeCol+", "+quoteString(q.Location.String())+") AS weekday")
+		default:
+			sel = append(sel, quoteIdent(c))
+		}
+		group = append(group, quoteIdent(c))
+	}
+	for _, c := range attrs {
+		sel = append(sel, quoteIdent(c))
+		group = append(group, quoteIdent(c))
+	}
+	from, to := strconv.FormatInt(p.from, 10), strconv.FormatInt(p.to, 10)
+	var where []string
+	for _, m := range k.measures {
+		switch {
+		case p.table != nil:
+			sel = append(sel, m.name)
+		case k.spans:
+			sel = append(sel, "toUInt64(least(toUInt32(`end`), "+to+") - greatest(toUInt32(`start`), "+from+")) AS "+m.name)
+		default:
+			sel = append(sel, m.raw+" AS "+m.name)
+		}
+	}
+	if p.table == nil && k.spans {
+		// Spans lie within one UTC hour: the lower bound on start lets the
+		// primary key skip what ends before the piece.
+		where = append(where,
+			"`start` >= toDateTime("+strconv.FormatInt(max(p.from-hourSeconds, 0), 10)+", 'UTC')",
+			"`start` < toDateTime("+to+", 'UTC')",
+			"`end` > toDateTime("+from+", 'UTC')")
+	} else {
+		where = append(where,
+			timeCol+" >= toDateTime("+from+", 'UTC')",
+			timeCol+" < toDateTime("+to+", 'UTC')")
+	}
+	for _, f := range q.filters() {
+		if k.dims&dimByName[f[0]] != 0 {
+			where = append(where, quoteIdent(f[0])+" = "+quoteString(f[1]))
+		}
+	}
+	s := "SELECT " + strings.Join(sel, ", ") + " FROM " + table + " WHERE " + strings.Join(where, " AND ")
+	if p.table == nil && k.aggregating {
+		s += " GROUP BY " + strings.Join(group, ", ")
+	}
+	return s
+}
+
+func quoteIdent(c string) string {
+	if c == "window" {
+		return "`window`"
+	}
+	return c
+}
+
+// kindRow is one group of one kind's statement.
+type kindRow struct {
+	key   string // the keys joined, for matching groups across kinds
+	keys  []any
+	attrs []string
+	vals  []uint64   // the non-quantile measures, in order
+	qs    [][]uint32 // the quantile measures, in order
+}
+
+func (s *Store) kindRows(ctx context.Context, k *factKind, l Level, sql string) ([]kindRow, error) {
+	rows, err := s.conn.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: KPI query on %s: %w", k.name, err)
+	}
+	defer rows.Close()
+	lk := levelKeys[l]
+	var out []kindRow
+	for rows.Next() {
+		var (
+			strKeys = make([]string, len(lk.keys))
+			numKeys = make([]uint8, len(lk.keys))
+			attrs   = make([]string, len(lk.attrs))
+			vals    []uint64
+			qs      [][]uint32
+			dest    []any
+		)
+		for i, c := range lk.keys {
+			if c == "hour" || c == "weekday" {
+				dest = append(dest, &numKeys[i])
+			} else {
+				dest = append(dest, &strKeys[i])
+			}
+		}
+		for i := range attrs {
+			dest = append(dest, &attrs[i])
+		}
+		nq := 0
+		for _, m := range k.measures {
+			if m.quantiles {
+				nq++
+			}
+		}
+		vals = make([]uint64, len(k.measures)-nq)
+		qs = make([][]uint32, nq)
+		vi, qi := 0, 0
+		for _, m := range k.measures {
+			if m.quantiles {
+				dest = append(dest, &qs[qi])
+				qi++
+			} else {
+				dest = append(dest, &vals[vi])
+				vi++
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("analytics: KPI query on %s: %w", k.name, err)
+		}
+		r := kindRow{attrs: attrs, vals: vals, qs: qs}
+		var key strings.Builder
+		for i, c := range lk.keys {
+			if c == "hour" || c == "weekday" {
+				r.keys = append(r.keys, int64(numKeys[i]))
+				fmt.Fprintf(&key, "%d\x00", numKeys[i])
+			} else {
+				r.keys = append(r.keys, strKeys[i])
+				key.WriteString(strKeys[i] + "\x00")
+			}
+		}
+		r.key = key.String()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("analytics: KPI query on %s: %w", k.name, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,486 @@
+-- Rollups of the fact tables of migration 0006, filled by materialized views
+-- as facts are inserted, read by Store.KPI (see kpi_plan.go).
+-- Why these: on ClickHouse 18.16 reading and merging one quantile state costs
+-- about a microsecond, and a window serves only a few visits an hour, so a
+-- per-minute (or per-hour with every dimension) rollup has nearly as many
+-- rows as there are visits. Dashboards need coarse rows instead: each fact
+-- kind is rolled up per hour with every dimension (item and staff levels,
+-- and the edges of day-aligned ranges), per UTC day per window (window,
+-- department and hall levels over weeks and months), and per hour and per
+-- day per hall (hall and tier levels, hour of day × weekday). Store.KPI
+-- reads, for each part of the range, the coarsest rollup that has the
+-- dimensions the query needs, and the raw facts for the sub-hour edges, so
+-- every range is exact to the second.
+-- Buckets are UTC hours and UTC days (toStartOfHour, toStartOfDay). Counters
+-- of visits are sum states and their distributions states of
+-- quantilesExactWeighted(0.5, 0.9) (exact; integer seconds have few distinct
+-- values, so the states stay small): wait over called visits (served and
+-- no-shows), handling over served ones. Window spans, completions and
+-- ratings only count and sum, so their rollups are SummingMergeTree.
+-- Completions come from cases rows in state completed, which
+-- Store.InsertFacts writes once per case.
+-- Partitioned by month of the bucket; ordered by bucket first, since every
+-- query reads a time range.
+
+-- visits per hour per tier, hall, department, window, item, staff.
+CREATE TABLE IF NOT EXISTS visits_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    item             String,
+    staff            String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`, item, staff);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_hourly_mv TO visits_hourly AS
+SELECT toStartOfHour(issued) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       item,
+       staff,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall, department, `window`, item, staff;
+
+-- visits per hour per tier, hall.
+CREATE TABLE IF NOT EXISTS visits_hall_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_hall_hourly_mv TO visits_hall_hourly AS
+SELECT toStartOfHour(issued) AS bucket,
+       tier,
+       hall,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall;
+
+-- visits per UTC day per tier, hall, department, window.
+CREATE TABLE IF NOT EXISTS visits_window_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_window_daily_mv TO visits_window_daily AS
+SELECT toStartOfDay(issued) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall, department, `window`;
+
+-- visits per UTC day per tier, hall.
+CREATE TABLE IF NOT EXISTS visits_hall_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_hall_daily_mv TO visits_hall_daily AS
+SELECT toStartOfDay(issued) AS bucket,
+       tier,
+       hall,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall;
+
+-- window_spans per hour per tier, hall.
+CREATE TABLE IF NOT EXISTS spans_hall_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    open_seconds     UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS spans_hall_hourly_mv TO spans_hall_hourly AS
+SELECT toStartOfHour(`start`) AS bucket,
+       tier,
+       hall,
+       sum(toUInt64(toUInt32(`end`) - toUInt32(`start`))) AS open_seconds
+FROM window_spans
+GROUP BY bucket, tier, hall;
+
+-- window_spans per UTC day per tier, hall, department, window.
+CREATE TABLE IF NOT EXISTS spans_window_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    open_seconds     UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS spans_window_daily_mv TO spans_window_daily AS
+SELECT toStartOfDay(`start`) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       sum(toUInt64(toUInt32(`end`) - toUInt32(`start`))) AS open_seconds
+FROM window_spans
+GROUP BY bucket, tier, hall, department, `window`;
+
+-- window_spans per UTC day per tier, hall.
+CREATE TABLE IF NOT EXISTS spans_hall_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    open_seconds     UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS spans_hall_daily_mv TO spans_hall_daily AS
+SELECT toStartOfDay(`start`) AS bucket,
+       tier,
+       hall,
+       sum(toUInt64(toUInt32(`end`) - toUInt32(`start`))) AS open_seconds
+FROM window_spans
+GROUP BY bucket, tier, hall;
+
+-- cases per hour per tier, hall, department, window, item.
+CREATE TABLE IF NOT EXISTS completions_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    item             String,
+    completed_cases  UInt64,
+    on_time_cases    UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`, item);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS completions_hourly_mv TO completions_hourly AS
+SELECT toStartOfHour(completed) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       item,
+       sum(toUInt64(1)) AS completed_cases,
+       sum(toUInt64(on_time)) AS on_time_cases
+FROM cases
+WHERE state = 'completed'
+GROUP BY bucket, tier, hall, department, `window`, item;
+
+-- cases per hour per tier, hall.
+CREATE TABLE IF NOT EXISTS completions_hall_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    completed_cases  UInt64,
+    on_time_cases    UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS completions_hall_hourly_mv TO completions_hall_hourly AS
+SELECT toStartOfHour(completed) AS bucket,
+       tier,
+       hall,
+       sum(toUInt64(1)) AS completed_cases,
+       sum(toUInt64(on_time)) AS on_time_cases
+FROM cases
+WHERE state = 'completed'
+GROUP BY bucket, tier, hall;
+
+-- cases per UTC day per tier, hall, department, window.
+CREATE TABLE IF NOT EXISTS completions_window_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    completed_cases  UInt64,
+    on_time_cases    UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS completions_window_daily_mv TO completions_window_daily AS
+SELECT toStartOfDay(completed) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       sum(toUInt64(1)) AS completed_cases,
+       sum(toUInt64(on_time)) AS on_time_cases
+FROM cases
+WHERE state = 'completed'
+GROUP BY bucket, tier, hall, department, `window`;
+
+-- cases per UTC day per tier, hall.
+CREATE TABLE IF NOT EXISTS completions_hall_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    completed_cases  UInt64,
+    on_time_cases    UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS completions_hall_daily_mv TO completions_hall_daily AS
+SELECT toStartOfDay(completed) AS bucket,
+       tier,
+       hall,
+       sum(toUInt64(1)) AS completed_cases,
+       sum(toUInt64(on_time)) AS on_time_cases
+FROM cases
+WHERE state = 'completed'
+GROUP BY bucket, tier, hall;
+
+-- ratings per hour per tier, hall, department, window, item, staff.
+CREATE TABLE IF NOT EXISTS ratings_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    item             String,
+    staff            String,
+    ratings          UInt64,
+    rating_sum       UInt64,
+    rating_1         UInt64,
+    rating_2         UInt64,
+    rating_3         UInt64,
+    rating_4         UInt64,
+    rating_5         UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`, item, staff);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ratings_hourly_mv TO ratings_hourly AS
+SELECT toStartOfHour(ts) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       item,
+       staff,
+       sum(toUInt64(1)) AS ratings,
+       sum(toUInt64(rating)) AS rating_sum,
+       sum(toUInt64(rating = 1)) AS rating_1,
+       sum(toUInt64(rating = 2)) AS rating_2,
+       sum(toUInt64(rating = 3)) AS rating_3,
+       sum(toUInt64(rating = 4)) AS rating_4,
+       sum(toUInt64(rating = 5)) AS rating_5
+FROM ratings
+GROUP BY bucket, tier, hall, department, `window`, item, staff;
+
+-- ratings per hour per tier, hall.
+CREATE TABLE IF NOT EXISTS ratings_hall_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    ratings          UInt64,
+    rating_sum       UInt64,
+    rating_1         UInt64,
+    rating_2         UInt64,
+    rating_3         UInt64,
+    rating_4         UInt64,
+    rating_5         UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ratings_hall_hourly_mv TO ratings_hall_hourly AS
+SELECT toStartOfHour(ts) AS bucket,
+       tier,
+       hall,
+       sum(toUInt64(1)) AS ratings,
+       sum(toUInt64(rating)) AS rating_sum,
+       sum(toUInt64(rating = 1)) AS rating_1,
+       sum(toUInt64(rating = 2)) AS rating_2,
+       sum(toUInt64(rating = 3)) AS rating_3,
+       sum(toUInt64(rating = 4)) AS rating_4,
+       sum(toUInt64(rating = 5)) AS rating_5
+FROM ratings
+GROUP BY bucket, tier, hall;
+
+-- ratings per UTC day per tier, hall, department, window.
+CREATE TABLE IF NOT EXISTS ratings_window_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    ratings          UInt64,
+    rating_sum       UInt64,
+    rating_1         UInt64,
+    rating_2         UInt64,
+    rating_3         UInt64,
+    rating_4         UInt64,
+    rating_5         UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ratings_window_daily_mv TO ratings_window_daily AS
+SELECT toStartOfDay(ts) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       sum(toUInt64(1)) AS ratings,
+       sum(toUInt64(rating)) AS rating_sum,
+       sum(toUInt64(rating = 1)) AS rating_1,
+       sum(toUInt64(rating = 2)) AS rating_2,
+       sum(toUInt64(rating = 3)) AS rating_3,
+       sum(toUInt64(rating = 4)) AS rating_4,
+       sum(toUInt64(rating = 5)) AS rating_5
+FROM ratings
+GROUP BY bucket, tier, hall, department, `window`;
+
+-- ratings per UTC day per tier, hall.
+CREATE TABLE IF NOT EXISTS ratings_hall_daily
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    ratings          UInt64,
+    rating_sum       UInt64,
+    rating_1         UInt64,
+    rating_2         UInt64,
+    rating_3         UInt64,
+    rating_4         UInt64,
+    rating_5         UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS ratings_hall_daily_mv TO ratings_hall_daily AS
+SELECT toStartOfDay(ts) AS bucket,
+       tier,
+       hall,
+       sum(toUInt64(1)) AS ratings,
+       sum(toUInt64(rating)) AS rating_sum,
+       sum(toUInt64(rating = 1)) AS rating_1,
+       sum(toUInt64(rating = 2)) AS rating_2,
+       sum(toUInt64(rating = 3)) AS rating_3,
+       sum(toUInt64(rating = 4)) AS rating_4,
+       sum(toUInt64(rating = 5)) AS rating_5
+FROM ratings
+GROUP BY bucket, tier, hall;
+
