@@ -4,15 +4,28 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:/usr/sbin:$(PATH)
 GO ?= go
 BIN := bin/sunlight
 
-.PHONY: all deps build test test-short fuzz bench demo vet clean
+.PHONY: all deps build web test test-short fuzz bench demo vet clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-build:
+build: web
 	$(GO) build -o $(BIN) ./cmd/sunlight
+
+# The web console (web/) built into console/ui/dist, which the binary
+# embeds; npm ci runs again only when package-lock.json is newer than
+# node_modules. A plain `go build` without it serves a "not built" page.
+WEB_SRC := $(shell find web/src web/index.html web/vite.config.js -type f 2>/dev/null)
+web: console/ui/dist/index.html
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+console/ui/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
 
 vet:
 	$(GO) vet ./...
@@ -39,4 +52,4 @@ demo: deps build
 	@scripts/demo.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin web/node_modules console/ui/dist/index.html console/ui/dist/assets

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sunlight-gov/sunlight/console/ui"
 	"github.com/sunlight-gov/sunlight/internal/apperr"
 )
 
@@ -124,7 +125,12 @@ func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
 func (s *Server) routes() []route {
 	staff := rolesOf(RoleInspector, RoleManager, RoleAdmin)
 	watchers := rolesOf(RoleInspector, RoleAdmin)
+	// The console's pages hold no data (the API calls they make are
+	// authorized as usual); its own routes live after the # of the URL.
+	console := gin.WrapH(ui.Handler(nil))
 	return []route{
+		{http.MethodGet, "/", public, console},
+		{http.MethodGet, "/assets/*filepath", public, console},
 		{http.MethodGet, "/healthz", public, s.handleHealthz},
 		{http.MethodGet, "/live-test", public, s.handleLiveTest},
 		{http.MethodPost, "/api/v1/auth/login", public, s.handleLogin},

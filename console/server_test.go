@@ -217,7 +217,11 @@ var sampleRequests = map[string]struct {
 	// releasing it can succeed for every allowed caller).
 	before func(t *testing.T, ts *testServer)
 }{
-	"GET /live-test":           {"anyone", "", 200, "", nil, nil},
+	"GET /live-test": {"anyone", "", 200, "", nil, nil},
+	"GET /":          {"anyone", "", 200, "", nil, nil},
+	// Hashed names change with every build: a made-up one is a 404 for
+	// everyone, signed in or not.
+	"GET /assets/*filepath":    {"anyone", "", 404, "/assets/none-0000.js", nil, nil},
 	"GET /healthz":             {"anyone", "", 200, "", nil, nil},
 	"POST /api/v1/auth/login":  {"anyone", `{"username":"admin","password":"adminadmin"}`, 200, "", nil, nil},
 	"POST /api/v1/auth/logout": {"admin,inspector,manager,auditor", "", 200, "", nil, nil},

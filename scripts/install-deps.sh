@@ -10,6 +10,9 @@ have clickhouse-client || need+=(clickhouse-client)
 have ffmpeg            || need+=(ffmpeg)
 have curl              || need+=(curl ca-certificates)
 have ffprobe           || need+=(ffmpeg)
+# The web console is built with npm (make web); Debian's packages will do.
+have node              || need+=(nodejs)
+have npm               || need+=(npm)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
 if [ "${SUNLIGHT_NO_BROWSER:-}" = "" ]; then
   have chromium || need+=(chromium)

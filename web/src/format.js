@@ -1,0 +1,62 @@
+import { lang, t } from './i18n.js';
+
+// Times are shown in the hall's time zone (CONTRACT: default Asia/Shanghai).
+export const zone = 'Asia/Shanghai';
+
+function parts(d) {
+  const f = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  const o = {};
+  for (const p of f.formatToParts(d)) o[p.type] = p.value;
+  return o;
+}
+
+export function fmtDateTime(v) {
+  if (!v) return '—';
+  const p = parts(new Date(v));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
+export function fmtTime(v) {
+  if (!v) return '—';
+  const p = parts(new Date(v));
+  return `${p.hour}:${p.minute}:${p.second}`;
+}
+
+export function fmtDate(v) {
+  if (!v) return '—';
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return v;
+  const p = parts(new Date(v));
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+// today is the hall's calendar date, YYYY-MM-DD, shifted by days.
+export function today(days = 0) {
+  const p = parts(new Date(Date.now() + days * 86400e3));
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+// fmtDuration: 75 -> "1:15", 3725 -> "1:02:05".
+export function fmtDuration(sec) {
+  if (sec === null || sec === undefined || Number.isNaN(sec)) return '—';
+  sec = Math.max(0, Math.round(sec));
+  const hh = Math.floor(sec / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
+  const two = (n) => String(n).padStart(2, '0');
+  return hh > 0 ? `${hh}:${two(mm)}:${two(ss)}` : `${mm}:${two(ss)}`;
+}
+
+// fmtMinutes: seconds as "4.2 分钟" / "4.2 min".
+export function fmtMinutes(sec) {
+  if (sec === null || sec === undefined) return '—';
+  return `${(sec / 60).toFixed(1)} ${t('unit.min')}`;
+}
+
+export function fmtPct(v, digits = 1) {
+  if (v === null || v === undefined) return '—';
+  return `${(v * 100).toFixed(digits)}%`;
+}
+
+export function fmtNum(v, digits = 0) {
+  if (v === null || v === undefined) return '—';
+  return Number(v).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}

@@ -1,0 +1,161 @@
+import './style.css';
+import { api, setUnauthorizedHandler } from './api.js';
+import { h, replace } from './dom.js';
+import { t, setLang, lang, onLang } from './i18n.js';
+import { AlertFeed, chime, alertMessage } from './alertfeed.js';
+import * as login from './pages/login.js';
+import * as live from './pages/live.js';
+import * as analytics from './pages/analytics.js';
+import * as cases from './pages/cases.js';
+import * as alerts from './pages/alerts.js';
+import * as audit from './pages/audit.js';
+import * as pub from './pages/public.js';
+
+// Pages and who may open them: the API enforces the same rules, this only
+// keeps the navigation honest.
+const pages = [
+  { path: 'live', nav: 'nav.live', roles: ['inspector', 'admin'], mod: live },
+  { path: 'analytics', nav: 'nav.analytics', roles: ['manager', 'admin'], mod: analytics },
+  { path: 'cases', nav: 'nav.cases', roles: ['auditor', 'admin'], mod: cases },
+  { path: 'alerts', nav: 'nav.alerts', roles: ['inspector', 'manager', 'admin'], mod: alerts },
+  { path: 'audit', nav: 'nav.audit', roles: ['auditor', 'admin'], mod: audit },
+];
+const home = { inspector: 'live', manager: 'analytics', auditor: 'cases', admin: 'live' };
+const alertRoles = ['inspector', 'manager', 'admin'];
+
+const app = document.getElementById('app');
+const state = { user: null, cleanup: null, feed: null, flash: '' };
+window.sunlight = state; // for the end-to-end tests and the curious
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [pathPart, qs] = raw.split('?');
+  const segs = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
+  return { segs, query: new URLSearchParams(qs || '') };
+}
+
+export function navigate(path) {
+  if (location.hash !== `#/${path}`) location.hash = `#/${path}`;
+  else render();
+}
+
+setUnauthorizedHandler(() => {
+  if (!state.user) return;
+  endSession('login.expired');
+});
+
+function endSession(flashKey) {
+  state.user = null;
+  state.flash = flashKey;
+  if (state.feed) state.feed.stop();
+  state.feed = null;
+  if (state.expiryTimer) clearTimeout(state.expiryTimer);
+  navigate('login');
+}
+
+function startSession(user) {
+  state.user = user;
+  if (state.expiryTimer) clearTimeout(state.expiryTimer);
+  const ms = Date.parse(user.expires) - Date.now();
+  // The server says 401 on the next call anyway; the timer makes an idle
+  // wall go back to the sign-in page at the moment the session ends.
+  if (ms > 0 && ms < 2 ** 31) state.expiryTimer = setTimeout(() => endSession('login.expired'), ms + 1000);
+  if (alertRoles.includes(user.role)) {
+    state.feed = new AlertFeed();
+    state.feed.start();
+    state.feed.subscribe((ev) => {
+      if (ev.type === 'alert' && ev.fresh && ev.alert.severity === 'red') redCue(ev.alert);
+      updateAlertBadge();
+    });
+  }
+}
+
+async function logout() {
+  try { await api('/api/v1/auth/logout', { method: 'POST' }); } catch { /* signed out anyway */ }
+  endSession('login.signedOut');
+}
+
+function redCue(a) {
+  chime();
+  const banner = h('div', { class: 'red-banner', role: 'alert', onclick: () => { banner.remove(); navigate('alerts'); } },
+    h('span', { class: 'sev-dot red' }), t('alerts.newRed', { msg: alertMessage(a, lang()) }));
+  document.body.append(banner);
+  setTimeout(() => banner.remove(), 8000);
+}
+
+function updateAlertBadge() {
+  const el = document.getElementById('nav-alert-badge');
+  if (!el || !state.feed) return;
+  const open = state.feed.open();
+  el.textContent = open.length ? String(open.length) : '';
+  el.className = `badge ${open.some((a) => a.severity === 'red') ? 'red' : 'yellow'}`;
+  el.hidden = open.length === 0;
+}
+
+function shell(active) {
+  const u = state.user;
+  const nav = pages.filter((p) => p.roles.includes(u.role)).map((p) =>
+    h('a', { href: `#/${p.path}`, class: ['nav-link', p.path === active && 'active'], 'data-page': p.path },
+      t(p.nav), p.path === 'alerts' && h('span', { id: 'nav-alert-badge', class: 'badge', hidden: true })));
+  const main = h('main', { class: 'page', id: 'page' });
+  const header = h('header', { class: 'topbar' },
+    h('a', { class: 'brand', href: `#/${home[u.role]}` }, h('span', { class: 'brand-sun' }), t('app.name')),
+    h('nav', { class: 'nav' }, nav),
+    h('div', { class: 'topbar-right' },
+      h('a', { class: 'nav-link subtle', href: '#/public/case' }, t('nav.public')),
+      h('button', { class: 'btn ghost small', onclick: () => setLang(lang() === 'zh' ? 'en' : 'zh') }, t('lang.switch')),
+      h('span', { class: 'user', title: u.username }, h('span', { class: 'user-name' }, u.username), h('span', { class: 'role-tag' }, t(`role.${u.role}`))),
+      h('button', { class: 'btn ghost small', id: 'logout', onclick: logout }, t('nav.logout'))));
+  replace(app, header, main);
+  updateAlertBadge();
+  return main;
+}
+
+async function render() {
+  if (state.cleanup) { try { state.cleanup(); } catch (e) { console.error(e); } }
+  state.cleanup = null;
+  const { segs, query } = parseHash();
+  const ctx = { segs: segs.slice(1), query, navigate, state };
+  if (segs[0] === 'public') {
+    state.cleanup = pub.mount(app, ctx) || null;
+    return;
+  }
+  if (!state.user) {
+    try {
+      const me = await api('/api/v1/auth/me');
+      startSession(me);
+    } catch {
+      if (segs[0] !== 'login') { state.next = location.hash; navigate('login'); return; }
+    }
+  }
+  if (segs[0] === 'login' || !state.user) {
+    if (state.user) { navigate(home[state.user.role]); return; }
+    const flash = state.flash;
+    state.flash = '';
+    state.cleanup = login.mount(app, {
+      ...ctx, flash,
+      onLogin: (user) => {
+        startSession(user);
+        const next = state.next;
+        state.next = '';
+        if (next && !next.startsWith('#/login')) location.hash = next; else navigate(home[user.role]);
+      },
+    }) || null;
+    return;
+  }
+  const page = pages.find((p) => p.path === segs[0]);
+  if (!page) { navigate(home[state.user.role]); return; }
+  const main = shell(page.path);
+  if (!page.roles.includes(state.user.role)) {
+    replace(main, h('div', { class: 'empty-state', id: 'forbidden' }, h('h2', {}, t('forbidden.title')),
+      h('p', {}, t('forbidden.text', { role: t(`role.${state.user.role}`) }))));
+    return;
+  }
+  document.title = `${t(page.nav)} · ${t('app.name')}`;
+  state.cleanup = page.mod.mount(main, ctx) || null;
+}
+
+window.addEventListener('hashchange', render);
+onLang(() => render());
+if (!location.hash) location.hash = '#/login';
+render();

@@ -1,0 +1,312 @@
+import { api, query } from '../api.js';
+import { h, replace } from '../dom.js';
+import { t, has } from '../i18n.js';
+import { Chart } from '../charts.js';
+import { fmtNum, fmtPct, fmtMinutes, today } from '../format.js';
+import { kpiFixture, distributionFixture } from '../fixture.js';
+
+const emptyGraphic = (text) => ({ graphic: { type: 'text', left: 'center', top: 'middle', style: { text, fill: '#94a3b8', fontSize: 14 } } });
+
+// The managers' dashboards over the KPI API: cards, eight charts and a
+// drill-down table, all under one set of filters.
+export function mount(el, ctx) {
+  const fixture = ctx.query.get('fixture') === '1';
+  const f = { from: today(-29), to: today(), hall: '', department: '', compare: true };
+  const drill = []; // [{level, filter: {tier|hall: key}, label}]
+  const charts = new Map();
+  let alive = true;
+
+  const fromIn = h('input', { type: 'date', class: 'input', value: f.from, id: 'an-from', onchange: (e) => { f.from = e.target.value; load(); } });
+  const toIn = h('input', { type: 'date', class: 'input', value: f.to, id: 'an-to', onchange: (e) => { f.to = e.target.value; load(); } });
+  const preset = (label, days) => h('button', {
+    class: 'btn small', onclick: () => { f.from = today(-days + 1); f.to = today(); fromIn.value = f.from; toIn.value = f.to; load(); },
+  }, t(label));
+  const hallSel = h('select', { class: 'input', onchange: (e) => { f.hall = e.target.value; load(); } }, h('option', { value: '' }, `${t('an.hall')}：${t('common.all')}`));
+  const deptSel = h('select', { class: 'input', onchange: (e) => { f.department = e.target.value; load(); } }, h('option', { value: '' }, `${t('an.department')}：${t('common.all')}`));
+  const cmp = h('input', { type: 'checkbox', checked: f.compare, onchange: (e) => { f.compare = e.target.checked; load(); } });
+  const csvLevel = h('select', { class: 'input' }, ['window', 'hall', 'department', 'item', 'staff', 'hour_weekday'].map((l) => h('option', { value: l }, t(`level.${l}`))));
+  const csvBtn = h('button', { class: 'btn small', id: 'an-csv', onclick: () => { location.href = `/api/v1/analytics/kpi${query({ ...params(), level: csvLevel.value, format: 'csv' })}`; } }, `⬇ ${t('an.csv')}`);
+  const banner = h('div', { class: 'banner warn', hidden: true, id: 'an-banner' });
+  const cards = h('div', { class: 'kpi-cards', id: 'kpi-cards' });
+  const box = (id, title, cls) => {
+    const body = h('div', { class: 'chart', id: `chart-${id}` });
+    charts.set(id, new Chart(body));
+    return h('div', { class: ['card', 'chart-card', cls] }, h('div', { class: 'card-title' }, t(title)), body);
+  };
+  const drillBox = h('div', { class: 'card', id: 'drill' });
+  replace(el,
+    h('div', { class: 'page-head' }, h('h2', {}, t('an.title'))),
+    h('div', { class: 'filters' },
+      h('span', { class: 'muted' }, t('an.range')), preset('an.today', 1), preset('an.7d', 7), preset('an.30d', 30),
+      fromIn, h('span', { class: 'muted' }, '—'), toIn, hallSel, deptSel,
+      h('label', { class: 'check' }, cmp, t('an.compare')),
+      h('span', { class: 'spacer' }), csvLevel, csvBtn),
+    banner, cards,
+    h('div', { class: 'chart-grid' },
+      box('hour', 'chart.byHour'), box('heat', 'chart.heatmap'),
+      box('wait', 'chart.waitDist'), box('handle', 'chart.handleDist'),
+      box('windows', 'chart.windowRank', 'tall'), box('depts', 'chart.deptRank', 'tall'),
+      box('items', 'chart.onTimeItem'), box('rating', 'chart.satisfaction')),
+    drillBox);
+
+  api('/api/v1/halls').then(({ halls }) => {
+    const depts = new Set();
+    for (const x of halls) {
+      hallSel.append(h('option', { value: x.id }, x.name));
+      for (const w of x.windows) if (w.department) depts.add(w.department);
+    }
+    for (const d of [...depts].sort()) deptSel.append(h('option', { value: d }, d));
+  }).catch(() => {});
+
+  function params() {
+    return { from: f.from, to: f.to, hall: f.hall, department: f.department, compare: f.compare };
+  }
+
+  async function kpi(level, extra = {}) {
+    if (fixture) return kpiFixture(level, params());
+    return api(`/api/v1/analytics/kpi${query({ ...params(), level, ...extra })}`);
+  }
+  async function dist(metric) {
+    if (fixture) return distributionFixture(metric);
+    return api(`/api/v1/analytics/distribution${query({ ...params(), metric })}`);
+  }
+
+  let seq = 0;
+  async function load() {
+    const my = ++seq;
+    banner.hidden = !fixture;
+    banner.textContent = fixture ? t('an.sample') : '';
+    el.dataset.loaded = '';
+    try {
+      const [tier, hw, win, dep, item, wait, handle] = await Promise.all([
+        kpi('tier'), kpi('hour_weekday'), kpi('window', { sort: 'served', order: 'desc' }), kpi('department'), kpi('item'), dist('wait'), dist('handle')]);
+      if (!alive || my !== seq) return;
+      renderCards(tier);
+      hourChart(hw);
+      heatChart(hw);
+      distChart('wait', wait);
+      distChart('handle', handle);
+      windowChart(win);
+      deptChart(dep);
+      itemChart(item);
+      ratingChart(dep);
+      await renderDrill();
+      el.dataset.loaded = fixture ? 'fixture' : 'api';
+    } catch (e) {
+      if (e.status === 401 || !alive) return;
+      banner.hidden = false;
+      banner.textContent = t('an.unavailable', { msg: e.message });
+      for (const c of charts.values()) c.set(emptyGraphic(t('common.noData')), true);
+      el.dataset.loaded = 'error';
+    }
+  }
+
+  function total(rows, pick = (r) => r) {
+    const sum = (fn, w) => rows.reduce((a, r) => a + (fn(pick(r)) ?? 0) * w(pick(r)), 0);
+    const served = rows.reduce((a, r) => a + (pick(r)?.served || 0), 0);
+    const weighted = (k, wk = 'served') => {
+      const w = rows.reduce((a, r) => a + ((pick(r)?.[k] ?? null) === null ? 0 : (pick(r)?.[wk] || 0)), 0);
+      return w ? sum((x) => x?.[k], (x) => ((x?.[k] ?? null) === null ? 0 : (x?.[wk] || 0))) / w : null;
+    };
+    return { served, wait: weighted('wait_p50_s'), handle: weighted('handle_p50_s'), sl: weighted('service_level'),
+      onTime: weighted('on_time_rate'), rating: weighted('rating_avg', 'rating_count'), util: weighted('utilisation') };
+  }
+
+  function renderCards(res) {
+    const cur = total(res.rows);
+    const prev = res.previous ? total(res.rows.filter((r) => r.previous), (r) => r.previous) : null;
+    const card = (key, v, fmt, better) => {
+      let delta = null;
+      if (prev && prev[key] !== null && v !== null && prev[key] !== 0) {
+        const d = (v - prev[key]) / Math.abs(prev[key]);
+        const good = better === 'up' ? d >= 0 : d <= 0;
+        delta = h('span', { class: ['delta', good ? 'good' : 'bad'], title: t('kpi.prev', { v: fmt(prev[key]) }) }, `${d >= 0 ? '▲' : '▼'} ${Math.abs(d * 100).toFixed(1)}%`);
+      }
+      return [v, delta];
+    };
+    const items = [
+      ['kpi.served', 'served', (v) => fmtNum(v), 'up'],
+      ['kpi.wait', 'wait', fmtMinutes, 'down'],
+      ['kpi.handle', 'handle', fmtMinutes, 'down'],
+      ['kpi.serviceLevel', 'sl', (v) => fmtPct(v), 'up'],
+      ['kpi.onTime', 'onTime', (v) => fmtPct(v), 'up'],
+      ['kpi.rating', 'rating', (v) => (v === null ? '—' : `${v.toFixed(2)} / 5`), 'up'],
+    ];
+    replace(cards, items.map(([label, key, fmt, better]) => {
+      const [v, delta] = card(key, cur[key], fmt, better);
+      return h('div', { class: 'kpi' }, h('div', { class: 'kpi-label' }, t(label)), h('div', { class: 'kpi-value' }, fmt(v)),
+        h('div', { class: 'kpi-foot' }, delta, prev && prev[key] !== null && h('span', { class: 'muted' }, t('kpi.prev', { v: fmt(prev[key]) }))));
+    }));
+  }
+
+  const hours = Array.from({ length: 24 }, (_, i) => i);
+  function byHour(rows, pick) {
+    const out = hours.map(() => 0);
+    for (const r of rows) {
+      const v = pick(r);
+      if (!v) continue;
+      const hr = Number(r.key.split('-')[1]);
+      out[hr] += v.served || 0;
+    }
+    return out;
+  }
+  // Only the hours the hall is open: a row of zeros at night is noise.
+  function openHours(...series) {
+    const used = hours.filter((hr) => series.some((s) => s[hr] > 0));
+    if (!used.length) return [];
+    return hours.filter((hr) => hr >= used[0] && hr <= used[used.length - 1]);
+  }
+
+  function hourChart(res) {
+    const cur = byHour(res.rows, (r) => r);
+    const prev = res.previous ? byHour(res.rows, (r) => r.previous) : null;
+    const hrs = openHours(cur, prev || []);
+    const c = charts.get('hour');
+    if (!hrs.length) { c.set(emptyGraphic(t('common.noData')), true); return; }
+    const series = [{ name: t('chart.current'), type: 'bar', data: hrs.map((x) => cur[x]), barMaxWidth: 22 }];
+    if (prev) series.push({ name: t('chart.previous'), type: 'line', data: hrs.map((x) => prev[x]), smooth: true, symbol: 'none', lineStyle: { type: 'dashed' } });
+    c.set({
+      tooltip: { trigger: 'axis' }, legend: { top: 0, right: 0 }, grid: { left: 48, right: 16, top: 32, bottom: 28 },
+      xAxis: { type: 'category', data: hrs.map((x) => `${x}:00`) }, yAxis: { type: 'value', name: t('chart.cases'), nameGap: 10 }, series,
+    });
+  }
+
+  function heatChart(res) {
+    const c = charts.get('heat');
+    const cur = byHour(res.rows, (r) => r);
+    const hrs = openHours(cur);
+    if (!hrs.length) { c.set(emptyGraphic(t('common.noData')), true); return; }
+    const data = [];
+    let max = 0;
+    for (const r of res.rows) {
+      const [d, hr] = r.key.split('-').map(Number);
+      if (!hrs.includes(hr)) continue;
+      data.push([hrs.indexOf(hr), d - 1, r.served || 0]);
+      max = Math.max(max, r.served || 0);
+    }
+    c.set({
+      tooltip: { position: 'top', formatter: (p) => `${t(`wd.${p.value[1] + 1}`)} ${hrs[p.value[0]]}:00 — ${p.value[2]} ${t('unit.cases')}` },
+      grid: { left: 48, right: 16, top: 8, bottom: 56 },
+      xAxis: { type: 'category', data: hrs.map((x) => `${x}`), splitArea: { show: true } },
+      yAxis: { type: 'category', data: [1, 2, 3, 4, 5, 6, 7].map((d) => t(`wd.${d}`)), inverse: true, splitArea: { show: true } },
+      visualMap: { min: 0, max: max || 1, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, inRange: { color: ['#eff6ff', '#93c5fd', '#1d4ed8'] } },
+      series: [{ type: 'heatmap', data, label: { show: hrs.length <= 12, fontSize: 10 } }],
+    });
+  }
+
+  function distChart(id, res) {
+    const c = charts.get(id);
+    const b = res.buckets || [];
+    if (!b.some((x) => x.count > 0)) { c.set(emptyGraphic(t('common.noData')), true); return; }
+    const label = (x) => (x.to_s ? `${Math.round(x.from_s / 60)}–${Math.round(x.to_s / 60)}` : `≥${Math.round(x.from_s / 60)}`);
+    c.set({
+      tooltip: { trigger: 'axis', formatter: (p) => `${p[0].name} ${t('unit.min')}<br>${p[0].value} ${t('unit.cases')}` },
+      grid: { left: 48, right: 16, top: 24, bottom: 40 },
+      xAxis: { type: 'category', data: b.map(label), name: t('chart.minutes'), nameLocation: 'middle', nameGap: 26 },
+      yAxis: { type: 'value', name: t('chart.cases'), nameGap: 8 },
+      series: [{ type: 'bar', data: b.map((x) => x.count), barCategoryGap: '8%', itemStyle: { color: id === 'wait' ? '#f59e0b' : '#10b981' } }],
+    });
+  }
+
+  function rankBars(c, rows, value, fmt, opts = {}) {
+    if (!rows.length || !rows.some((r) => (value(r) || 0) > 0)) { c.set(emptyGraphic(t('common.noData')), true); return; }
+    const top = rows.slice(0, opts.limit || 15).reverse();
+    const series = [{ name: t('chart.current'), type: 'bar', data: top.map(value), barMaxWidth: 16,
+      label: { show: true, position: 'right', formatter: (p) => fmt(p.value), fontSize: 11 } }];
+    if (opts.prev) series.push({ name: t('chart.previous'), type: 'bar', data: top.map((r) => (r.previous ? value(r.previous) : null)), barMaxWidth: 16, itemStyle: { color: '#cbd5e1' } });
+    c.set({
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: fmt }, legend: opts.prev ? { top: 0, right: 0 } : undefined,
+      grid: { left: 8, right: 56, top: opts.prev ? 28 : 8, bottom: 8, containLabel: true },
+      xAxis: { type: 'value', max: opts.max, axisLabel: { formatter: opts.axis || undefined } },
+      yAxis: { type: 'category', data: top.map(opts.label || ((r) => r.name || r.key)), axisLabel: { width: 140, overflow: 'truncate' } },
+      series,
+    });
+  }
+
+  function windowChart(res) {
+    const rows = [...res.rows].sort((a, b) => (b.served || 0) - (a.served || 0));
+    rankBars(charts.get('windows'), rows, (r) => r.served, (v) => fmtNum(v), { prev: !!res.previous, label: (r) => (r.name && r.name !== r.key ? `${r.key} ${r.name}` : r.key) });
+  }
+
+  function deptChart(res) {
+    const rows = [...res.rows].sort((a, b) => (b.served || 0) - (a.served || 0));
+    const c = charts.get('depts');
+    if (!rows.some((r) => r.served > 0)) { c.set(emptyGraphic(t('common.noData')), true); return; }
+    const names = rows.map((r) => r.name || r.key);
+    c.set({
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } }, legend: { top: 0, right: 0 },
+      grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
+      xAxis: { type: 'category', data: names, axisLabel: { interval: 0, rotate: names.length > 5 ? 30 : 0, width: 90, overflow: 'truncate' } },
+      yAxis: [{ type: 'value', name: t('chart.cases') }, { type: 'value', max: 100, axisLabel: { formatter: '{value}%' }, splitLine: { show: false } }],
+      series: [
+        { name: t('kpi.served'), type: 'bar', data: rows.map((r) => r.served), barMaxWidth: 28 },
+        { name: t('kpi.serviceLevel'), type: 'line', yAxisIndex: 1, data: rows.map((r) => pct(r.service_level)), tooltip: { valueFormatter: (v) => `${v}%` } },
+        { name: t('kpi.onTime'), type: 'line', yAxisIndex: 1, data: rows.map((r) => pct(r.on_time_rate)), tooltip: { valueFormatter: (v) => `${v}%` } },
+      ],
+    });
+  }
+
+  function itemChart(res) {
+    const rows = res.rows.filter((r) => r.on_time_rate !== null && r.on_time_rate !== undefined).sort((a, b) => a.on_time_rate - b.on_time_rate);
+    rankBars(charts.get('items'), rows.reverse(), (r) => pct(r.on_time_rate), (v) => (v === null ? '—' : `${v}%`), { max: 100, axis: '{value}%', label: (r) => r.name || r.key });
+  }
+
+  function ratingChart(res) {
+    const sums = [0, 0, 0, 0, 0];
+    for (const r of res.rows) (r.ratings || []).forEach((n, i) => { sums[i] += n || 0; });
+    const c = charts.get('rating');
+    if (!sums.some((x) => x > 0)) { c.set(emptyGraphic(t('common.noData')), true); return; }
+    const colors = ['#ef4444', '#f97316', '#eab308', '#22c55e', '#15803d'];
+    c.set({
+      tooltip: { trigger: 'item', formatter: '{b}: {c} ({d}%)' },
+      legend: { orient: 'vertical', right: 8, top: 'middle' },
+      series: [{ type: 'pie', radius: ['45%', '72%'], center: ['38%', '50%'], label: { formatter: '{d}%' },
+        data: [5, 4, 3, 2, 1].map((lv) => ({ name: t(`rating.${lv}`), value: sums[lv - 1], itemStyle: { color: colors[lv - 1] } })) }],
+    });
+  }
+
+  async function renderDrill() {
+    const last = drill[drill.length - 1];
+    const level = last ? last.level : 'tier';
+    const res = await kpi(level, { ...(last?.filter || {}), sort: 'served', order: 'desc' });
+    if (!alive) return;
+    const next = { tier: 'hall', hall: 'window' }[level];
+    const crumbs = [h('a', { href: 'javascript:void 0', onclick: () => { drill.length = 0; renderDrill(); } }, t('drill.all')),
+      drill.map((d, i) => [' › ', h('a', { href: 'javascript:void 0', onclick: () => { drill.length = i + 1; renderDrill(); } }, d.label)])];
+    const cols = [
+      ['col.served', (r) => r.served, (v) => fmtNum(v), 'up'],
+      ['col.waitP50', (r) => r.wait_p50_s, fmtMinutes, 'down'],
+      ['col.waitP90', (r) => r.wait_p90_s, fmtMinutes, 'down'],
+      ['col.handleP50', (r) => r.handle_p50_s, fmtMinutes, 'down'],
+      ['col.serviceLevel', (r) => r.service_level, (v) => fmtPct(v), 'up'],
+      ['col.onTime', (r) => r.on_time_rate, (v) => fmtPct(v), 'up'],
+      ['col.rating', (r) => r.rating_avg, (v) => (v === null || v === undefined ? '—' : v.toFixed(2)), 'up'],
+    ];
+    const label = (r) => (level === 'tier' && has(`tier.${r.key}`) ? t(`tier.${r.key}`) : (r.name && r.name !== r.key && level === 'window' ? `${r.key} ${r.name}` : (r.name || r.key)));
+    replace(drillBox,
+      h('div', { class: 'card-title' }, t('chart.drill'), h('span', { class: 'crumbs' }, crumbs), next && h('span', { class: 'muted small hint' }, t('drill.hint'))),
+      res.rows.length === 0 ? h('div', { class: 'empty' }, t('common.noData')) : h('table', { class: 'table', id: 'drill-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, t('col.name')), cols.map(([k]) => h('th', { class: 'num' }, t(k))))),
+        h('tbody', {}, res.rows.map((r) => h('tr', {
+          class: next && 'clickable', 'data-key': r.key,
+          onclick: next ? () => { drill.push({ level: next, filter: { [level]: r.key }, label: label(r) }); renderDrill(); } : undefined,
+        }, h('td', {}, label(r)), cols.map(([, get, fmt, better]) => {
+          const v = get(r);
+          const p = r.previous ? get(r.previous) : null;
+          let d = null;
+          if (p !== null && p !== undefined && v !== null && v !== undefined && v !== p) {
+            const up = v > p;
+            d = h('span', { class: ['delta', (up === (better === 'up')) ? 'good' : 'bad'] }, up ? ' ▲' : ' ▼');
+          }
+          return h('td', { class: 'num' }, fmt(v), d);
+        }))))));
+  }
+
+  load();
+  return () => {
+    alive = false;
+    for (const c of charts.values()) c.dispose();
+  };
+}
+
+function pct(v) { return v === null || v === undefined ? null : Math.round(v * 1000) / 10; }
