@@ -11,10 +11,11 @@ import (
 
 // How Store.KPI reads the facts: for each fact kind one SQL statement, a
 // GROUP BY over a UNION ALL of pieces that tile [From, To) exactly. Whole
-// UTC days come from a daily rollup, whole hours at the edges of the days
+// UTC months and days come from a daily rollup, whole hours at the edges of the days
 // from an hourly rollup, and the sub-hour edges from the raw fact table; at
 // each step the rollup with the fewest dimensions that still has those the
-// query needs (level keys, attributes, filters) is chosen. Rollup pieces
+// query needs (level keys, attributes, filters) is chosen. Visits also
+// have monthly rollups, used for the whole UTC months of long ranges. Rollup pieces
 // select the stored states and raw pieces build the same states, so the
 // outer GROUP BY merges them into exact results (see 0007_rollups.sql).
 
@@ -40,9 +41,32 @@ var dimByName = map[string]dims{
 }
 
 const (
-	hourSeconds = 3600
-	daySeconds  = 86400
+	hourSeconds  = 3600
+	daySeconds   = 86400
+	monthSeconds = -1 // calendar months: see floorBucket
 )
+
+// floorBucket is t (Unix seconds) rounded down to a multiple of bucket, or
+// to the start of its UTC month for monthSeconds.
+func floorBucket(t, bucket int64) int64 {
+	if bucket == monthSeconds {
+		u := time.Unix(t, 0).UTC()
+		return time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC).Unix()
+	}
+	return t / bucket * bucket
+}
+
+// ceilBucket is t rounded up like floorBucket rounds down.
+func ceilBucket(t, bucket int64) int64 {
+	f := floorBucket(t, bucket)
+	if f == t {
+		return t
+	}
+	if bucket == monthSeconds {
+		return time.Unix(f, 0).UTC().AddDate(0, 1, 0).Unix()
+	}
+	return f + bucket
+}
 
 // rollup is a rollup table: its dimensions and its bucket in seconds.
 type rollup struct {
@@ -86,6 +110,8 @@ var factKinds = []*factKind{
 			{"visits_hall_hourly", dimsHall, hourSeconds},
 			{"visits_window_daily", dimsWindow, daySeconds},
 			{"visits_hall_daily", dimsHall, daySeconds},
+			{"visits_window_monthly", dimsWindow, monthSeconds},
+			{"visits_hall_monthly", dimsHall, monthSeconds},
 		},
 		measures: []measure{
 			{"tickets", "sumState(toUInt64(1))", false},
@@ -182,9 +208,13 @@ type piece struct {
 }
 
 // plan tiles [from, to) with pieces: the coarsest rollup having need for
-// the aligned middle, finer ones for the edges.
-func (k *factKind) plan(need dims, from, to int64, maxBucket int64) []piece {
-	buckets := []int64{daySeconds, hourSeconds}
+// the aligned middle, finer ones for the edges. Day and month rollups are
+// not used when hourOnly (hour of day in a zone).
+func (k *factKind) plan(need dims, from, to int64, hourOnly bool) []piece {
+	buckets := []int64{monthSeconds, daySeconds, hourSeconds}
+	if hourOnly {
+		buckets = buckets[2:]
+	}
 	var out []piece
 	var tile func(from, to int64, level int)
 	tile = func(from, to int64, level int) {
@@ -197,8 +227,8 @@ func (k *factKind) plan(need dims, from, to int64, maxBucket int64) []piece {
 		}
 		b := buckets[level]
 		r := k.bestRollup(need, b)
-		start, end := ceilDiv(from, b)*b, to/b*b
-		if r == nil || b > maxBucket || start >= end {
+		start, end := ceilBucket(from, b), floorBucket(to, b)
+		if r == nil || start >= end {
 			tile(from, to, level+1)
 			return
 		}
@@ -224,17 +254,11 @@ func (k *factKind) bestRollup(need dims, bucket int64) *rollup {
 	return best
 }
 
-func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
-
 // sql is the statement that reads the kind's measures over [from, to) for q.
 func (k *factKind) sql(q KPIQuery, from, to time.Time) string {
-	maxBucket := int64(daySeconds)
-	if q.Level == LevelHourWeekday {
-		maxBucket = hourSeconds
-	}
 	lk := levelKeys[q.Level]
 	var pieces []string
-	for _, p := range k.plan(k.need(q), from.Unix(), to.Unix(), maxBucket) {
+	for _, p := range k.plan(k.need(q), from.Unix(), to.Unix(), q.Level == LevelHourWeekday) {
 		pieces = append(pieces, k.pieceSQL(q, lk.keys, lk.attrs, p))
 	}
 	var sel, group []string

@@ -394,6 +394,25 @@ func TestKPIFixture(t *testing.T) {
 		checkRows(t, tab, []kpiWant{cityMain, distEast}, []kpiWant{prevCity, prevEast})
 	})
 
+	// A whole UTC month, read from the monthly visit rollups: city-main in
+	// March is V1-V5, V8, V9 and V10. Waits of called 300 120 600 60 100 50
+	// 200 → 50 60 100 120 200 300 600: p50 rank ceil(3.5)=4 → 120, p90 rank
+	// ceil(6.3)=7 → 600; handling 600 900 300 400 50 500 → 50 300 400 500
+	// 600 900: p50 rank 3 → 400, p90 rank ceil(5.4)=6 → 900.
+	t.Run("monthly", func(t *testing.T) {
+		tab, err := s.KPI(ctx, analytics.KPIQuery{Level: analytics.LevelHall, Hall: "city-main", Location: shanghai,
+			From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)})
+		require.NoError(t, err)
+		checkRows(t, tab, []kpiWant{{keys: []any{"city-main", "city"},
+			tickets: 8, called: 7, served: 6, noShows: 1, aban: 1,
+			open: 15300, serving: 2750, idle: 12550, // S1 S2 S7 3600 each, S3 1800, S6 2700; 600+900+300+400+50+500
+			throughput: 6 * 3600.0 / 15300, util: 2750.0 / 15300,
+			waitP50: 120, waitP90: 600, handleP50: 400, handleP90: 900,
+			serviceLevel: 6.0 / 7, noShowRate: 1.0 / 7, abanRate: 1.0 / 8, // all called met the target but V3
+			completed: 3, onTime: 1, onTimeRate: third, // C1 on time, C2 and C7 late
+			ratings: 4, ratingAvg: 3.0, byRating: [5]int{1, 1, 0, 1, 1}}}, nil) // R1 5, R2 4, R3 1, R7 2
+	})
+
 	t.Run("ranking", func(t *testing.T) {
 		tab := query(analytics.KPIQuery{Level: analytics.LevelDepartment, Sort: "-served"})
 		checkRows(t, tab, []kpiWant{market, tax}, nil) // 4 > 2

@@ -7,11 +7,16 @@
 -- kind is rolled up per hour with every dimension (item and staff levels,
 -- and the edges of day-aligned ranges), per UTC day per window (window,
 -- department and hall levels over weeks and months), and per hour and per
--- day per hall (hall and tier levels, hour of day × weekday). Store.KPI
+-- day per hall (hall and tier levels, hour of day × weekday). Visits are
+-- also rolled up per UTC month per window and per hall: a quantile state
+-- holds at most one entry per distinct second, so over many days merging
+-- daily states costs about one entry per visit, monthly ones far less (a
+-- hall's year of visits: 13 states of a few thousand entries). Store.KPI
 -- reads, for each part of the range, the coarsest rollup that has the
 -- dimensions the query needs, and the raw facts for the sub-hour edges, so
 -- every range is exact to the second.
--- Buckets are UTC hours and UTC days (toStartOfHour, toStartOfDay). Counters
+-- Buckets are UTC hours, days and months (toStartOfHour, toStartOfDay,
+-- toStartOfMonth as a DateTime). Counters
 -- of visits are sum states and their distributions states of
 -- quantilesExactWeighted(0.5, 0.9) (exact; integer seconds have few distinct
 -- values, so the states stay small): wait over called visits (served and
@@ -164,6 +169,82 @@ ORDER BY (bucket, tier, hall);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS visits_hall_daily_mv TO visits_hall_daily AS
 SELECT toStartOfDay(issued) AS bucket,
+       tier,
+       hall,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall;
+
+-- visits per UTC month per tier, hall, department, window.
+CREATE TABLE IF NOT EXISTS visits_window_monthly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_window_monthly_mv TO visits_window_monthly AS
+SELECT toDateTime(toStartOfMonth(issued), 'UTC') AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall, department, `window`;
+
+-- visits per UTC month per tier, hall.
+CREATE TABLE IF NOT EXISTS visits_hall_monthly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_hall_monthly_mv TO visits_hall_monthly AS
+SELECT toDateTime(toStartOfMonth(issued), 'UTC') AS bucket,
        tier,
        hall,
        sumState(toUInt64(1)) AS tickets,
