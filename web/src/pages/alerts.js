@@ -30,8 +30,13 @@ export function mount(el, ctx) {
       hallSel, winInput),
     list);
 
+  const hallNames = new Map();
   api('/api/v1/halls').then(({ halls }) => {
-    for (const x of halls) hallSel.append(h('option', { value: x.id }, x.name));
+    for (const x of halls) {
+      hallNames.set(x.id, x.name);
+      hallSel.append(h('option', { value: x.id }, x.name));
+    }
+    render();
   }).catch(() => {});
 
   const matches = (a) => (!f.severity || a.severity === f.severity) && (!f.kind || a.kind === f.kind)
@@ -61,7 +66,7 @@ export function mount(el, ctx) {
         h('td', {}, h('span', { class: `sev ${a.severity}` }, t(`sev.${a.severity}`))),
         h('td', { class: 'nowrap mono' }, fmtDateTime(a.raised_at)),
         h('td', { class: 'nowrap' }, has(`kind.${a.kind}`) ? t(`kind.${a.kind}`) : a.kind),
-        h('td', { class: 'nowrap mono' }, a.window || a.hall || '—'),
+        h('td', { class: 'nowrap' }, a.window ? h('span', { class: 'mono' }, a.window) : (hallNames.get(a.hall) || a.hall || '—')),
         h('td', {}, alertMessage(a, lang()), a.case_id && h('a', { class: 'mono small case-link', href: `#/cases/${encodeURIComponent(a.case_id)}` }, ` ${a.case_id}`)),
         h('td', { class: 'ack-cell' }, a.acked
           ? h('span', { class: 'muted small' }, t('alerts.acked', { by: a.acked_by || '', comment: a.ack_comment || '' }))

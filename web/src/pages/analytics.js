@@ -105,16 +105,18 @@ export function mount(el, ctx) {
     const sum = (fn, w) => rows.reduce((a, r) => a + (fn(pick(r)) ?? 0) * w(pick(r)), 0);
     const served = rows.reduce((a, r) => a + (pick(r)?.served || 0), 0);
     const weighted = (k, wk = 'served') => {
-      const w = rows.reduce((a, r) => a + ((pick(r)?.[k] ?? null) === null ? 0 : (pick(r)?.[wk] || 0)), 0);
-      return w ? sum((x) => x?.[k], (x) => ((x?.[k] ?? null) === null ? 0 : (x?.[wk] || 0))) / w : null;
+      const weight = (x) => ((x?.[k] ?? null) === null ? 0 : (x?.[wk] ?? x?.served ?? 0));
+      const w = rows.reduce((a, r) => a + weight(pick(r)), 0);
+      return w ? sum((x) => x?.[k], weight) / w : null;
     };
     return { served, wait: weighted('wait_p50_s'), handle: weighted('handle_p50_s'), sl: weighted('service_level'),
-      onTime: weighted('on_time_rate'), rating: weighted('rating_avg', 'rating_count'), util: weighted('utilisation') };
+      onTime: weighted('on_time_rate', 'completed'), rating: weighted('rating_avg', 'rating_count'), util: weighted('utilisation') };
   }
 
   function renderCards(res) {
-    const cur = total(res.rows);
-    const prev = res.previous ? total(res.rows.filter((r) => r.previous), (r) => r.previous) : null;
+    const rows = res.rows.map(normal);
+    const cur = total(rows);
+    const prev = hasPrevious(res) ? total(rows.filter((r) => r.previous), (r) => r.previous) : null;
     const card = (key, v, fmt, better) => {
       let delta = null;
       if (prev && prev[key] !== null && v !== null && prev[key] !== 0) {
@@ -145,7 +147,7 @@ export function mount(el, ctx) {
     for (const r of rows) {
       const v = pick(r);
       if (!v) continue;
-      const hr = Number(r.key.split('-')[1]);
+      const hr = dayHour(r)[1];
       out[hr] += v.served || 0;
     }
     return out;
@@ -159,7 +161,7 @@ export function mount(el, ctx) {
 
   function hourChart(res) {
     const cur = byHour(res.rows, (r) => r);
-    const prev = res.previous ? byHour(res.rows, (r) => r.previous) : null;
+    const prev = hasPrevious(res) ? byHour(res.rows, (r) => r.previous) : null;
     const hrs = openHours(cur, prev || []);
     const c = charts.get('hour');
     if (!hrs.length) { c.set(emptyGraphic(t('common.noData')), true); return; }
@@ -179,17 +181,17 @@ export function mount(el, ctx) {
     const data = [];
     let max = 0;
     for (const r of res.rows) {
-      const [d, hr] = r.key.split('-').map(Number);
+      const [d, hr] = dayHour(r);
       if (!hrs.includes(hr)) continue;
       data.push([hrs.indexOf(hr), d - 1, r.served || 0]);
       max = Math.max(max, r.served || 0);
     }
     c.set({
       tooltip: { position: 'top', formatter: (p) => `${t(`wd.${p.value[1] + 1}`)} ${hrs[p.value[0]]}:00 — ${p.value[2]} ${t('unit.cases')}` },
-      grid: { left: 48, right: 16, top: 8, bottom: 56 },
+      grid: { left: 48, right: 64, top: 8, bottom: 24 },
       xAxis: { type: 'category', data: hrs.map((x) => `${x}`), splitArea: { show: true } },
       yAxis: { type: 'category', data: [1, 2, 3, 4, 5, 6, 7].map((d) => t(`wd.${d}`)), inverse: true, splitArea: { show: true } },
-      visualMap: { min: 0, max: max || 1, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, inRange: { color: ['#eff6ff', '#93c5fd', '#1d4ed8'] } },
+      visualMap: { min: 0, max: max || 1, calculable: true, orient: 'vertical', right: 0, top: 'middle', itemHeight: 140, itemWidth: 12, inRange: { color: ['#eff6ff', '#93c5fd', '#1d4ed8'] } },
       series: [{ type: 'heatmap', data, label: { show: hrs.length <= 12, fontSize: 10 } }],
     });
   }
@@ -225,7 +227,7 @@ export function mount(el, ctx) {
 
   function windowChart(res) {
     const rows = [...res.rows].sort((a, b) => (b.served || 0) - (a.served || 0));
-    rankBars(charts.get('windows'), rows, (r) => r.served, (v) => fmtNum(v), { prev: !!res.previous, label: (r) => (r.name && r.name !== r.key ? `${r.key} ${r.name}` : r.key) });
+    rankBars(charts.get('windows'), rows, (r) => r.served, (v) => fmtNum(v), { prev: hasPrevious(res), label: windowLabel });
   }
 
   function deptChart(res) {
@@ -253,7 +255,7 @@ export function mount(el, ctx) {
 
   function ratingChart(res) {
     const sums = [0, 0, 0, 0, 0];
-    for (const r of res.rows) (r.ratings || []).forEach((n, i) => { sums[i] += n || 0; });
+    for (const r of res.rows) ratingsOf(r).forEach((n, i) => { sums[i] += n || 0; });
     const c = charts.get('rating');
     if (!sums.some((x) => x > 0)) { c.set(emptyGraphic(t('common.noData')), true); return; }
     const colors = ['#ef4444', '#f97316', '#eab308', '#22c55e', '#15803d'];
@@ -282,7 +284,7 @@ export function mount(el, ctx) {
       ['col.onTime', (r) => r.on_time_rate, (v) => fmtPct(v), 'up'],
       ['col.rating', (r) => r.rating_avg, (v) => (v === null || v === undefined ? '—' : v.toFixed(2)), 'up'],
     ];
-    const label = (r) => (level === 'tier' && has(`tier.${r.key}`) ? t(`tier.${r.key}`) : (r.name && r.name !== r.key && level === 'window' ? `${r.key} ${r.name}` : (r.name || r.key)));
+    const label = (r) => (level === 'tier' && has(`tier.${r.key}`) ? t(`tier.${r.key}`) : level === 'window' ? windowLabel(r) : (r.name || r.key));
     replace(drillBox,
       h('div', { class: 'card-title' }, t('chart.drill'), h('span', { class: 'crumbs' }, crumbs), next && h('span', { class: 'muted small hint' }, t('drill.hint'))),
       res.rows.length === 0 ? h('div', { class: 'empty' }, t('common.noData')) : h('table', { class: 'table', id: 'drill-table' },
@@ -307,6 +309,34 @@ export function mount(el, ctx) {
     alive = false;
     for (const c of charts.values()) c.dispose();
   };
+}
+
+// The API's rows, read the same whatever its minor variations: the
+// weekday and hour as fields or in the key, the ratings as an array or as
+// rating_1..rating_5, the rating count under either name.
+function dayHour(r) {
+  if (r.weekday !== undefined && r.hour !== undefined) return [Number(r.weekday), Number(r.hour)];
+  return String(r.key).split(/[-/]/).map(Number);
+}
+
+function ratingsOf(r) {
+  if (!r) return [0, 0, 0, 0, 0];
+  if (Array.isArray(r.ratings)) return r.ratings;
+  return [1, 2, 3, 4, 5].map((i) => r[`rating_${i}`] || 0);
+}
+
+function normal(r) {
+  const count = (x) => (x ? (x.rating_count ?? ratingsOf(x).reduce((a, b) => a + b, 0)) : 0);
+  return { ...r, rating_count: count(r), previous: r.previous ? { ...r.previous, rating_count: count(r.previous) } : r.previous };
+}
+
+function hasPrevious(res) { return !!res.previous || res.rows.some((r) => r.previous); }
+
+// "A05 · 市场监管局" rather than "city-main/A05 A05号窗口".
+function windowLabel(r) {
+  const id = r.window || String(r.key).split('/').pop();
+  const name = r.name && !r.name.startsWith(id) ? ` ${r.name}` : '';
+  return `${id}${name}${r.department ? ` · ${r.department}` : ''}`;
 }
 
 function pct(v) { return v === null || v === undefined ? null : Math.round(v * 1000) / 10; }

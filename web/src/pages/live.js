@@ -131,6 +131,7 @@ export function mount(el, ctx) {
     const ids = visible();
     const cols = st.focus ? 1 : Math.sqrt(st.size);
     grid.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
+    grid.style.gridTemplateRows = `repeat(${cols}, minmax(0, 1fr))`;
     grid.className = `wall-grid cols-${cols}`;
     for (const [id, tile] of st.tiles) {
       if (!ids.includes(id)) { tile.player.stop(); st.tiles.delete(id); }
@@ -174,7 +175,9 @@ export function mount(el, ctx) {
     const p = tile.parts;
     const cam = w?.camera?.state || 'unknown';
     tile.player.setCameraOnline(cam === 'online' || cam === 'unknown');
-    p.dept.textContent = [w?.name, w?.department].filter(Boolean).join(' · ');
+    // "A01号窗口" says nothing the id does not: show a name only if it adds.
+    const name = w?.name && !w.name.startsWith(id) ? w.name : '';
+    p.dept.textContent = [name, w?.department].filter(Boolean).join(' · ');
     p.cam.className = `chip cam ${camKey(cam)}`;
     p.cam.textContent = t(`cam.${camKey(cam)}`);
     const n = w?.alerts?.count || 0;
@@ -205,7 +208,7 @@ export function mount(el, ctx) {
         h('span', { class: `chip ${sv.started ? 'green' : 'blue'}` }, t(sv.started ? 'live.serving' : 'live.called')),
         h('span', { class: 'ticket' }, sv.ticket),
         sv.case_id && h('span', { class: 'case mono', title: t('live.case') }, sv.case_id),
-        item && h('span', { class: 'item', title: item.name }, item.name),
+        item && h('span', { class: 'sv-item', title: item.name }, item.name),
         secs !== null && h('span', { class: 'elapsed mono' }, fmtDuration(secs)));
     } else {
       const key = !q ? 'live.closed' : q.status === 'paused' ? 'live.paused' : q.status === 'closed' ? 'live.closed' : 'live.idle';

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sunlight-gov/sunlight/console"
+)
+
+// TestConsoleInBrowser drives the web console in headless Chromium against
+// serve + simulate (cameras, live events and two days of history): each
+// role sees only its pages, the live wall plays, the dashboards draw
+// ClickHouse's numbers, a case's clip plays beside its timeline, and the
+// public lookup shows progress without personal data. Every step saves a
+// screenshot (the test's artifact dir; also $SUNLIGHT_SCREENSHOTS).
+func TestConsoleInBrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is required in CI (make deps installs it)")
+		}
+		t.Skip("chromium is not installed (make deps)")
+	}
+	h := startConsoleHall(t)
+	if !h.consoleBuilt(t) {
+		t.Skip("the web console was not built into the binary: run make web (make test does)")
+	}
+	browser := newBrowser(t, chromium)
+
+	t.Run("roles", func(t *testing.T) {
+		pages := map[console.Role][]string{
+			console.RoleInspector: {"live", "alerts"},
+			console.RoleManager:   {"analytics", "alerts"},
+			console.RoleAuditor:   {"cases", "audit"},
+			console.RoleAdmin:     {"live", "analytics", "cases", "alerts", "audit"},
+		}
+		all := []string{"live", "analytics", "cases", "alerts", "audit"}
+		for _, role := range console.Roles {
+			t.Run(string(role), func(t *testing.T) {
+				ctx := newTab(t, browser, 40*time.Second)
+				loginUI(t, ctx, h.url, role)
+				nav, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.topbar .nav a')].map(a => a.dataset.page)`))
+				require.NoError(t, err)
+				require.Equal(t, pages[role], nav, "the navigation offers exactly this role's pages")
+				saveScreenshot(t, ctx, "roles-"+string(role))
+				for _, p := range all {
+					if slices.Contains(pages[role], p) {
+						continue
+					}
+					// Typing the address of another role's page gets a
+					// refusal, not the page (the API refuses its data too).
+					require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/"+p), chromedp.WaitVisible("#forbidden")))
+				}
+				requireTranslated(t, ctx)
+			})
+		}
+	})
+
+	t.Run("session ends", func(t *testing.T) {
+		ctx := newTab(t, browser, 40*time.Second)
+		loginUI(t, ctx, h.url, console.RoleInspector)
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(".tile")))
+		// The session dies behind the page's back (as at expiry): the wall's
+		// next poll gets a 401 and the page goes back to the sign-in form
+		// with a message instead of showing errors.
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/logout', {method: 'POST'}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		msg := waitText(t, ctx, "#login-msg", 10*time.Second)
+		require.Contains(t, msg, "登录已过期")
+		saveScreenshot(t, ctx, "session-expired")
+
+		// And an explicit sign-out says so.
+		loginUI(t, ctx, h.url, console.RoleInspector)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#logout")))
+		require.Contains(t, waitText(t, ctx, "#login-msg", 10*time.Second), "已安全退出")
+	})
+
+	t.Run("live wall", func(t *testing.T) {
+		ctx := newTab(t, browser, 60*time.Second)
+		loginUI(t, ctx, h.url, console.RoleInspector)
+		video := `document.querySelector('.tile[data-window="A01"] video')`
+		width, err := chromedp.Run(ctx, chromedp.Poll[int](`(() => { const v = `+video+`;
+			return v && v.videoWidth > 0 && v.currentTime > 0 ? v.videoWidth : 0; })()`, chromedp.WithPollingTimeout(25*time.Second)))
+		require.NoError(t, err, "the A01 tile plays")
+		require.Equal(t, 640, width)
+		var times []float64
+		for i := 0; i <= 5; i++ {
+			ct, err := chromedp.Run(ctx, chromedp.Evaluate[float64](video+`.currentTime`))
+			require.NoError(t, err)
+			times = append(times, ct)
+			if i < 5 {
+				time.Sleep(time.Second)
+			}
+		}
+		t.Logf("A01 tile currentTime over 5 s: %v", times)
+		for i := 1; i < len(times); i++ {
+			require.Greater(t, times[i], times[i-1], "currentTime advances every second")
+		}
+		// The overlay carries the window's live state from the API.
+		overlay, err := chromedp.Run(ctx, chromedp.Text(`.tile[data-window="A01"] .ov-top`))
+		require.NoError(t, err)
+		require.Contains(t, overlay, "A01")
+		require.Contains(t, overlay, "市场监管局")
+		require.Contains(t, overlay, "在线")
+		saveScreenshot(t, ctx, "live-wall")
+
+		// A click focuses the tile; the video keeps playing there.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(`.tile[data-window="A01"]`), chromedp.WaitVisible("#wall-back")))
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.wall-grid .tile').length`))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		requireTranslated(t, ctx)
+	})
+
+	t.Run("dashboard", func(t *testing.T) {
+		ctx := newTab(t, browser, 60*time.Second)
+		loginUI(t, ctx, h.url, console.RoleManager)
+		loaded, err := chromedp.Run(ctx, chromedp.Poll[string](`document.getElementById('page').dataset.loaded || ''`,
+			chromedp.WithPollingTimeout(30*time.Second)))
+		require.NoError(t, err)
+		if loaded == "error" {
+			banner, _ := chromedp.Run(ctx, chromedp.Text("#an-banner"))
+			t.Fatalf("the dashboard could not load: %s", banner)
+		}
+		require.Equal(t, "api", loaded)
+		drawn, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.chart')].filter(c => c.dataset.rendered === 'data' && c.querySelector('canvas')).map(c => c.id)`))
+		require.NoError(t, err)
+		t.Logf("charts drawn with data: %v", drawn)
+		for _, id := range []string{"chart-hour", "chart-heat", "chart-wait", "chart-handle", "chart-windows", "chart-depts", "chart-rating"} {
+			require.Contains(t, drawn, id, "chart %s has data from ClickHouse", id)
+		}
+		served, err := chromedp.Run(ctx, chromedp.Text(`#kpi-cards .kpi:first-child .kpi-value`))
+		require.NoError(t, err)
+		require.Regexp(t, `^[1-9][0-9,]*$`, served, "cases served in the period")
+		// Drill down from the tier to its halls.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#drill-table tbody tr[data-key="city"]`), chromedp.WaitVisible(`#drill-table tbody tr[data-key="city-main"]`)))
+		saveScreenshot(t, ctx, "dashboard")
+		requireTranslated(t, ctx)
+	})
+
+	caseID := h.serveCase(t)
+
+	t.Run("case clip", func(t *testing.T) {
+		ctx := newTab(t, browser, 60*time.Second)
+		loginUI(t, ctx, h.url, console.RoleAuditor)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/cases/"+caseID), chromedp.WaitVisible("#case-timeline")))
+		events, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#case-timeline li')].map(li => li.dataset.type)`))
+		require.NoError(t, err)
+		require.Equal(t, []string{"ticket_issued", "called", "service_started", "case_accepted", "service_ended"}, events)
+
+		// No reason, no video.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#clip-play")))
+		require.Contains(t, waitText(t, ctx, ".reason-form .form-msg", 5*time.Second), "调阅事由")
+		require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys("#clip-reason", "e2e 投诉核查"), chromedp.Click("#clip-play")))
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const v = document.getElementById('clip-video');
+			return !!v && v.videoWidth > 0 && v.currentTime > 1; })()`, chromedp.WithPollingTimeout(30*time.Second)))
+		require.NoError(t, err, "the clip plays")
+		sha, err := chromedp.Run(ctx, chromedp.Text("#clip-sha"))
+		require.NoError(t, err)
+		require.Regexp(t, `^[0-9a-f]{64}$`, sha)
+		markers, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#clip-seek .marker')].map(m => m.dataset.type)`))
+		require.NoError(t, err)
+		require.Subset(t, markers, []string{"service_started", "case_accepted", "service_ended"}, "the events during service are marked on the seek bar")
+		saveScreenshot(t, ctx, "case-clip")
+		requireTranslated(t, ctx)
+	})
+
+	t.Run("public lookup", func(t *testing.T) {
+		ctx := newTab(t, browser, 30*time.Second)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/public/case/"+caseID), chromedp.WaitVisible("#pub-case")))
+		text, err := chromedp.Run(ctx, chromedp.Text("#pub-case"))
+		require.NoError(t, err)
+		require.Contains(t, text, caseID)
+		require.Contains(t, text, "企业设立登记")
+		require.Contains(t, text, "办理中")
+		for _, private := range []string{"A01", "E2E-STAFF", "Z901"} {
+			require.NotContains(t, text, private, "the public page names no window, staff or ticket")
+		}
+		saveScreenshot(t, ctx, "public-case")
+		requireTranslated(t, ctx)
+	})
+}
+
+// consoleHall is serve + simulate with cameras, live events (hall always
+// open) and two days of history.
+type consoleHall struct {
+	*liveHall
+}
+
+func startConsoleHall(t *testing.T) *consoleHall {
+	t.Helper()
+	for _, bin := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (make deps)", bin)
+		}
+	}
+	dir := t.TempDir()
+	rtspPort := freePort(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	h := &liveHall{url: "http://" + listen, rtsp: fmt.Sprintf("127.0.0.1:%d", rtspPort), dir: dir}
+	h.chPort = freePort(t)
+	h.cfgPath = writeConfig(t, dir, listen, h.chPort, freePort(t), rtspPort, "recording:\n  segment_seconds: 2\n")
+	for _, r := range console.Roles {
+		require.NoError(t, console.AddUser(filepath.Join(dir, "users.yaml"), string(r), r, string(r)+string(r)))
+	}
+	h.startServe(t)
+	h.simulate = startSunlight(t, "simulate", "--config", h.cfgPath, "--api-key", "demo-queue-key",
+		"--rtsp-listen", h.rtsp, "--always-open", "--backfill", "2d")
+	ch := &consoleHall{h}
+	inspector := h.token(t, console.RoleInspector)
+	h.waitOnline(t, inspector, "A01")
+	h.waitOnline(t, inspector, "A02")
+	// The dashboards need the history in ClickHouse.
+	manager := h.token(t, console.RoleManager)
+	require.Eventually(t, func() bool {
+		var out struct{ Rows []struct{ Served int } }
+		if ch.getJSON(t, manager, "/api/v1/analytics/kpi?level=window&from="+time.Now().AddDate(0, 0, -3).Format("2006-01-02"), &out) != http.StatusOK {
+			return false
+		}
+		served := 0
+		for _, r := range out.Rows {
+			served += r.Served
+		}
+		return served > 0
+	}, 90*time.Second, time.Second, "the backfilled history reaches the KPI API")
+	return ch
+}
+
+// consoleBuilt reports whether the binary embeds the built console rather
+// than the "not built" page.
+func (h *consoleHall) consoleBuilt(t *testing.T) bool {
+	resp, err := http.Get(h.url + "/")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	page, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode == http.StatusOK && strings.Contains(string(page), "/assets/")
+}
+
+func (h *consoleHall) getJSON(t *testing.T, token, path string, out any) int {
+	req, _ := http.NewRequest(http.MethodGet, h.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return 0
+		}
+	}
+	return resp.StatusCode
+}
+
+// serveCase posts one served case at A01 as the queue system would, a few
+// seconds of it while the camera records, and returns its id once the
+// recording covers the service.
+func (h *consoleHall) serveCase(t *testing.T) string {
+	t.Helper()
+	caseID := fmt.Sprintf("E2E-%d", time.Now().UnixNano()%1e9)
+	post := func(events ...string) {
+		body := "[" + strings.Join(events, ",") + "]"
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/events", strings.NewReader(body))
+		req.Header.Set("X-API-Key", "demo-queue-key")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	}
+	ev := func(n int, typ string, at time.Time, extra string) string {
+		return fmt.Sprintf(`{"event_id":"%s-%d","type":%q,"ts":%q,"hall":"city-main","ticket":"Z901"%s}`,
+			caseID, n, typ, at.Format(time.RFC3339Nano), extra)
+	}
+	start := time.Now()
+	atWindow := `,"window":"A01","staff":"E2E-STAFF"`
+	post(ev(1, "ticket_issued", start.Add(-2*time.Minute), `,"item":"SC-001"`),
+		ev(2, "called", start.Add(-3*time.Second), atWindow),
+		ev(3, "service_started", start, atWindow))
+	time.Sleep(3 * time.Second)
+	post(ev(4, "case_accepted", time.Now(), atWindow+`,"case_id":"`+caseID+`","item":"SC-001"`))
+	time.Sleep(3 * time.Second)
+	post(ev(5, "service_ended", time.Now(), atWindow+`,"case_id":"`+caseID+`"`))
+	auditor := h.token(t, console.RoleAuditor)
+	require.Eventually(t, func() bool {
+		var out struct {
+			Intervals []struct {
+				Segments []json.RawMessage
+				Gaps     []json.RawMessage
+			}
+		}
+		if h.getJSON(t, auditor, "/api/v1/cases/"+caseID+"/recordings?reason=e2e+setup", &out) != http.StatusOK || len(out.Intervals) == 0 {
+			return false
+		}
+		return len(out.Intervals[0].Segments) > 0 && len(out.Intervals[0].Gaps) == 0
+	}, 30*time.Second, 500*time.Millisecond, "the recording covers case %s", caseID)
+	return caseID
+}
+
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.WindowSize(1600, 900), chromedp.Flag("lang", "zh-CN"))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(ctx)) // start the browser
+	return ctx
+}
+
+// newTab opens a tab in a fresh browser context (no cookies shared with
+// the other tabs), closed with the test.
+func newTab(t *testing.T, browser context.Context, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// loginUI signs in through the form, as a person would.
+func loginUI(t *testing.T, ctx context.Context, base string, role console.Role) {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/#/login"),
+		chromedp.WaitVisible("#username"),
+		chromedp.SendKeys("#username", string(role)),
+		chromedp.SendKeys("#password", string(role)+string(role)),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible(".topbar .nav"),
+	), "sign in as %s", role)
+}
+
+func waitText(t *testing.T, ctx context.Context, sel string, within time.Duration) string {
+	t.Helper()
+	text, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ''`, sel),
+		chromedp.WithPollingTimeout(within)))
+	require.NoError(t, err, "text in %s", sel)
+	return text
+}
+
+// requireTranslated fails when the page used a string missing from the
+// translations (the console records each one it shows as its key).
+func requireTranslated(t *testing.T, ctx context.Context) {
+	t.Helper()
+	missing, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.sunlightMissingI18n || []`))
+	require.NoError(t, err)
+	require.Empty(t, missing, "strings without a translation")
+}
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
+
+// saveScreenshot writes a PNG of the whole page into the test's artifact
+// directory (kept with go test -artifacts) and $SUNLIGHT_SCREENSHOTS.
+func saveScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	time.Sleep(700 * time.Millisecond) // let charts finish their animation
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	name = unsafeName.ReplaceAllString(name, "-") + ".png"
+	dirs := []string{t.ArtifactDir()}
+	if d := os.Getenv("SUNLIGHT_SCREENSHOTS"); d != "" {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		require.NoError(t, os.WriteFile(filepath.Join(d, name), shot, 0o644))
+	}
+	t.Logf("screenshot %s", filepath.Join(dirs[len(dirs)-1], name))
+}
