@@ -152,6 +152,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		requireTranslated(t, ctx)
 	})
 
+	t.Run("english", func(t *testing.T) {
+		ctx := newTab(t, browser, 60*time.Second)
+		loginUI(t, ctx, h.url, console.RoleAdmin)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/analytics"), chromedp.WaitVisible("#kpi-cards .kpi"),
+			chromedp.Click(".topbar-right button")))
+		nav, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const t = document.querySelector('.topbar .nav').textContent;
+			return t.includes('Analytics') ? t : ''; })()`, chromedp.WithPollingTimeout(10*time.Second)))
+		require.NoError(t, err, "the language switch re-renders the page in English")
+		require.NotRegexp(t, `\p{Han}`, nav)
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('page').dataset.loaded === 'api'`, chromedp.WithPollingTimeout(20*time.Second)))
+		require.NoError(t, err)
+		saveScreenshot(t, ctx, "dashboard-en")
+		requireTranslated(t, ctx)
+	})
+
 	caseID := h.serveCase(t)
 
 	t.Run("case clip", func(t *testing.T) {
@@ -373,7 +388,11 @@ var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
 // directory (kept with go test -artifacts) and $SUNLIGHT_SCREENSHOTS.
 func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	time.Sleep(700 * time.Millisecond) // let charts finish their animation
+	// From the top, so the sticky bar sits where a person sees it; after
+	// the charts' animation.
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`window.scrollTo(0, 0)`))
+	require.NoError(t, err)
+	time.Sleep(700 * time.Millisecond)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	name = unsafeName.ReplaceAllString(name, "-") + ".png"

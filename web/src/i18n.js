@@ -38,6 +38,8 @@ const messages = {
   'common.error': ['出错了：{msg}', 'Something went wrong: {msg}'],
   'common.none': ['无', 'None'],
   'common.all': ['全部', 'All'],
+  'label': ['{k}：', '{k}: '],
+  'filter.all': ['{k}：全部', '{k}: all'],
   'common.search': ['查询', 'Search'],
   'common.cancel': ['取消', 'Cancel'],
   'common.confirm': ['确定', 'OK'],

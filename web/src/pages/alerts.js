@@ -15,7 +15,7 @@ export function mount(el, ctx) {
   const flashIds = new Set();
   const sel = (key, options) => h('select', { class: 'input', 'data-filter': key, onchange: (e) => { f[key] = e.target.value; load(); } },
     options.map(([v, label]) => h('option', { value: v, selected: f[key] === v }, label)));
-  const hallSel = sel('hall', [['', `${t('an.hall')}：${t('common.all')}`]]);
+  const hallSel = sel('hall', [['', t('filter.all', { k: t('an.hall') })]]);
   const winInput = h('input', { class: 'input narrow', placeholder: t('alerts.window'), onchange: (e) => { f.window = e.target.value.trim(); load(); } });
   const status = h('span', { class: 'live-status' });
   const list = h('div', { class: 'card flush', id: 'alert-list' });
@@ -25,8 +25,8 @@ export function mount(el, ctx) {
     h('div', { class: 'page-head' }, h('h2', {}, t('alerts.title')), status, h('span', { class: 'spacer' }), count, csv),
     h('div', { class: 'filters' },
       sel('state', [['open', t('alerts.open')], ['all', t('alerts.allStates')]]),
-      sel('severity', [['', `${t('alerts.severity')}：${t('common.all')}`], ['red', t('sev.red')], ['yellow', t('sev.yellow')]]),
-      sel('kind', [['', `${t('alerts.kind')}：${t('common.all')}`], ...kinds.map((k) => [k, t(`kind.${k}`)])]),
+      sel('severity', [['', t('filter.all', { k: t('alerts.severity') })], ['red', t('sev.red')], ['yellow', t('sev.yellow')]]),
+      sel('kind', [['', t('filter.all', { k: t('alerts.kind') })], ...kinds.map((k) => [k, t(`kind.${k}`)])]),
       hallSel, winInput),
     list);
 

@@ -21,8 +21,8 @@ export function mount(el, ctx) {
   const preset = (label, days) => h('button', {
     class: 'btn small', onclick: () => { f.from = today(-days + 1); f.to = today(); fromIn.value = f.from; toIn.value = f.to; load(); },
   }, t(label));
-  const hallSel = h('select', { class: 'input', onchange: (e) => { f.hall = e.target.value; load(); } }, h('option', { value: '' }, `${t('an.hall')}：${t('common.all')}`));
-  const deptSel = h('select', { class: 'input', onchange: (e) => { f.department = e.target.value; load(); } }, h('option', { value: '' }, `${t('an.department')}：${t('common.all')}`));
+  const hallSel = h('select', { class: 'input', onchange: (e) => { f.hall = e.target.value; load(); } }, h('option', { value: '' }, t('filter.all', { k: t('an.hall') })));
+  const deptSel = h('select', { class: 'input', onchange: (e) => { f.department = e.target.value; load(); } }, h('option', { value: '' }, t('filter.all', { k: t('an.department') })));
   const cmp = h('input', { type: 'checkbox', checked: f.compare, onchange: (e) => { f.compare = e.target.checked; load(); } });
   const csvLevel = h('select', { class: 'input' }, ['window', 'hall', 'department', 'item', 'staff', 'hour_weekday'].map((l) => h('option', { value: l }, t(`level.${l}`))));
   const csvBtn = h('button', { class: 'btn small', id: 'an-csv', onclick: () => { location.href = `/api/v1/analytics/kpi${query({ ...params(), level: csvLevel.value, format: 'csv' })}`; } }, `⬇ ${t('an.csv')}`);
@@ -226,7 +226,9 @@ export function mount(el, ctx) {
   }
 
   function windowChart(res) {
-    const rows = [...res.rows].sort((a, b) => (b.served || 0) - (a.served || 0));
+    // Rows without a window (events the queue system sent for the hall)
+    // and windows that served nobody say nothing in a ranking.
+    const rows = res.rows.filter((r) => r.served > 0 && windowID(r)).sort((a, b) => (b.served || 0) - (a.served || 0));
     rankBars(charts.get('windows'), rows, (r) => r.served, (v) => fmtNum(v), { prev: hasPrevious(res), label: windowLabel });
   }
 
@@ -333,8 +335,10 @@ function normal(r) {
 function hasPrevious(res) { return !!res.previous || res.rows.some((r) => r.previous); }
 
 // "A05 · 市场监管局" rather than "city-main/A05 A05号窗口".
+function windowID(r) { return r.window || String(r.key).split('/').pop(); }
+
 function windowLabel(r) {
-  const id = r.window || String(r.key).split('/').pop();
+  const id = windowID(r) || r.key;
   const name = r.name && !r.name.startsWith(id) ? ` ${r.name}` : '';
   return `${id}${name}${r.department ? ` · ${r.department}` : ''}`;
 }

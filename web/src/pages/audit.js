@@ -1,6 +1,6 @@
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, has } from '../i18n.js';
 import { fmtDateTime } from '../format.js';
 
 export function mount(el) {
@@ -12,7 +12,7 @@ export function mount(el) {
       h('thead', {}, h('tr', {}, ['audit.ts', 'audit.actor', 'audit.action', 'audit.target', 'audit.detail', 'audit.client'].map((k) => h('th', {}, t(k))))),
       h('tbody', {}, entries.map((e) => h('tr', {},
         h('td', { class: 'nowrap mono' }, fmtDateTime(e.ts)),
-        h('td', {}, e.actor, e.role && h('span', { class: 'muted' }, ` (${t(`role.${e.role}`)})`)),
+        h('td', {}, e.actor, e.role && h('span', { class: 'muted' }, ` (${has(`role.${e.role}`) ? t(`role.${e.role}`) : e.role})`)),
         h('td', { class: 'mono' }, e.action),
         h('td', { class: 'mono' }, e.target || ''),
         h('td', { class: 'detail' }, e.detail || ''),

@@ -18,14 +18,18 @@ export function mount(el, ctx) {
     out);
   if (!ctx.segs[0]) {
     replace(out, h('div', { class: 'empty-state' }, h('p', {}, t('cases.empty')),
-      recent.length > 0 && h('div', { class: 'recent' }, h('span', { class: 'muted' }, `${t('cases.recent')}：`),
+      recent.length > 0 && h('div', { class: 'recent' }, h('span', { class: 'muted' }, t('label', { k: t('cases.recent') })),
         recent.map((id) => h('a', { href: `#/cases/${encodeURIComponent(id)}`, class: 'chip link mono' }, id)))));
     return;
   }
   const caseID = ctx.segs[0];
   let player = null;
   replace(out, h('div', { class: 'card' }, t('common.loading')));
-  api(`/api/v1/cases/${encodeURIComponent(caseID)}`).then((c) => {
+  // The hall's name: auditors may not read the hall tree, and the public
+  // lookup names the hall of a case.
+  let hallName = '';
+  api(`/api/v1/public/cases/${encodeURIComponent(caseID)}`).then((p) => { hallName = p.hall?.name || ''; }).catch(() => {})
+    .then(() => api(`/api/v1/cases/${encodeURIComponent(caseID)}`)).then((c) => {
     localStorage.setItem('sunlight.cases.recent', JSON.stringify([caseID, ...recent.filter((x) => x !== caseID)].slice(0, 8)));
     const timeline = h('div', { class: 'card timeline-card' });
     const video = h('div', { class: 'card video-card' });
@@ -45,10 +49,11 @@ export function mount(el, ctx) {
         h('span', { class: `chip state-${c.state}` }, t(stateKey))),
       h('dl', { class: 'facts' },
         fact(t('cases.item'), c.item_name ? `${c.item_name}（${c.item}）` : (c.item || '—')),
-        fact(t('cases.hall'), c.hall || '—'),
+        fact(t('cases.hall'), hallName || c.hall || '—'),
         fact(t('cases.windows'), c.windows.join('、') || '—'),
         fact(t('cases.accepted'), fmtDateTime(c.accepted_at)),
-        fact(t('cases.deadline'), c.deadline ? `${fmtDate(c.deadline)}（${t('cases.limit', { n: c.time_limit_days })}）` : '—'),
+        // The deadline is the end of its last day: show that day.
+        fact(t('cases.deadline'), c.deadline ? `${fmtDate(Date.parse(c.deadline) - 1000)}（${t('cases.limit', { n: c.time_limit_days })}）` : '—'),
         fact(t('cases.completed'), fmtDateTime(c.completed_at))),
       holdBox(c),
       h('ol', { class: 'timeline', id: 'case-timeline' }, c.events.map((e, i) => {
@@ -189,7 +194,7 @@ function clipPanel(box, c, role, onOffsets) {
       h('div', { class: 'legend' }, legend, gaps > 0 && h('span', { class: 'chip yellow' }, t('cases.gaps', { n: gaps }))),
       h('div', { class: 'clip-foot' },
         h('a', { class: 'btn small', href: src, download: `case-${c.case_id}.mp4`, id: 'clip-download' }, `⬇ ${t('cases.download')}`),
-        h('span', { class: 'sha' }, h('span', { class: 'muted' }, `${t('cases.sha')}：`), h('code', { id: 'clip-sha' }, sha || '—'))));
+        h('span', { class: 'sha' }, h('span', { class: 'muted' }, t('label', { k: t('cases.sha') })), h('code', { id: 'clip-sha' }, sha || '—'))));
   }
 
   function seek(sec) {

@@ -71,7 +71,7 @@ function caseLookup(main, id, ctx) {
 
 function items(main, code, ctx) {
   const q = h('input', { class: 'input', id: 'pub-item-q', placeholder: t('pub.search'), value: ctx.query.get('q') || '' });
-  const dept = h('select', { class: 'input' }, h('option', { value: '' }, `${t('pub.department')}：${t('common.all')}`));
+  const dept = h('select', { class: 'input' }, h('option', { value: '' }, t('filter.all', { k: t('pub.department') })));
   const list = h('div', { class: 'item-list', id: 'pub-items' });
   const count = h('span', { class: 'muted' });
   let halls = new Map();
