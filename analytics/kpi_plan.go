@@ -15,7 +15,8 @@ import (
 // from an hourly rollup, and the sub-hour edges from the raw fact table; at
 // each step the rollup with the fewest dimensions that still has those the
 // query needs (level keys, attributes, filters) is chosen. Visits also
-// have monthly rollups, used for the whole UTC months of long ranges. Rollup pieces
+// have weekly and monthly rollups, used for the whole weeks and UTC months
+// of long ranges. Rollup pieces
 // select the stored states and raw pieces build the same states, so the
 // outer GROUP BY merges them into exact results (see 0007_rollups.sql).
 
@@ -43,7 +44,8 @@ var dimByName = map[string]dims{
 const (
 	hourSeconds  = 3600
 	daySeconds   = 86400
-	monthSeconds = -1 // calendar months: see floorBucket
+	weekSeconds  = 7 * daySeconds // from Thursdays, 00:00 UTC (the Unix epoch's weekday)
+	monthSeconds = -1             // calendar months: see floorBucket
 )
 
 // floorBucket is t (Unix seconds) rounded down to a multiple of bucket, or
@@ -81,6 +83,10 @@ type rollup struct {
 type measure struct {
 	name, raw string
 	quantiles bool
+	// direct is the aggregate over raw rows when the kind is read from its
+	// raw table alone (see factKind.directSQL); empty for kinds never read
+	// so.
+	direct string
 }
 
 // factKind is one kind of fact with its raw table and rollups.
@@ -98,7 +104,19 @@ type factKind struct {
 	measures []measure
 }
 
+// quantilesState builds the distribution states of the rollups. Their merge,
+// quantilesExactWeighted, is the nearest-rank quantile: the smallest value v
+// whose cumulative weight reaches ceil(q × total) (verified on 18.16 by
+// TestKPIFixture, e.g. p50 of 60 100 is 60).
 const quantilesState = "quantilesExactWeightedStateIf(0.5, 0.9)"
+
+// quantilesDirect computes the same quantiles from raw rows, about four
+// times faster on 18.16 than merging hash-map states: quantileExact sorts
+// the values and returns the element at index floor(level × n), and with
+// level = q − 1e-9 that index is ceil(q × n) − 1, the nearest rank, for
+// every n below 10^8 (q × n is a multiple of 0.1 for q = 0.5 and 0.9, so
+// the 1e-9 × n shift only moves the exact multiples down by one).
+const quantilesDirect = "quantilesExactIf(0.499999999, 0.899999999)"
 
 // factKinds are the kinds Store.KPI reads, in the order their attributes are
 // preferred. Their measures must match 0007_rollups.sql.
@@ -107,22 +125,24 @@ var factKinds = []*factKind{
 		name: "visits", raw: "visits", rawTime: "issued", aggregating: true, dims: dimsAll,
 		rollups: []rollup{
 			{"visits_hourly", dimsAll, hourSeconds},
+			{"visits_window_hourly", dimsWindow, hourSeconds},
 			{"visits_hall_hourly", dimsHall, hourSeconds},
 			{"visits_window_daily", dimsWindow, daySeconds},
 			{"visits_hall_daily", dimsHall, daySeconds},
+			{"visits_window_weekly", dimsWindow, weekSeconds},
 			{"visits_window_monthly", dimsWindow, monthSeconds},
 			{"visits_hall_monthly", dimsHall, monthSeconds},
 		},
 		measures: []measure{
-			{"tickets", "sumState(toUInt64(1))", false},
-			{"called", "sumState(toUInt64(outcome != 'abandoned'))", false},
-			{"served", "sumState(toUInt64(outcome = 'served'))", false},
-			{"no_shows", "sumState(toUInt64(outcome = 'no_show'))", false},
-			{"abandoned", "sumState(toUInt64(outcome = 'abandoned'))", false},
-			{"met_target", "sumState(toUInt64(met_target = 1 AND outcome != 'abandoned'))", false},
-			{"serving_seconds", "sumState(toUInt64(if(outcome = 'served', handle_seconds, 0)))", false},
-			{"wait_q", quantilesState + "(wait_seconds, toUInt64(1), outcome != 'abandoned')", true},
-			{"handle_q", quantilesState + "(handle_seconds, toUInt64(1), outcome = 'served')", true},
+			{"tickets", "sumState(toUInt64(1))", false, "count()"},
+			{"called", "sumState(toUInt64(outcome != 'abandoned'))", false, "sum(toUInt64(outcome != 'abandoned'))"},
+			{"served", "sumState(toUInt64(outcome = 'served'))", false, "sum(toUInt64(outcome = 'served'))"},
+			{"no_shows", "sumState(toUInt64(outcome = 'no_show'))", false, "sum(toUInt64(outcome = 'no_show'))"},
+			{"abandoned", "sumState(toUInt64(outcome = 'abandoned'))", false, "sum(toUInt64(outcome = 'abandoned'))"},
+			{"met_target", "sumState(toUInt64(met_target = 1 AND outcome != 'abandoned'))", false, "sum(toUInt64(met_target = 1 AND outcome != 'abandoned'))"},
+			{"serving_seconds", "sumState(toUInt64(if(outcome = 'served', handle_seconds, 0)))", false, "sum(toUInt64(if(outcome = 'served', handle_seconds, 0)))"},
+			{"wait_q", quantilesState + "(wait_seconds, toUInt64(1), outcome != 'abandoned')", true, quantilesDirect + "(wait_seconds, outcome != 'abandoned')"},
+			{"handle_q", quantilesState + "(handle_seconds, toUInt64(1), outcome = 'served')", true, quantilesDirect + "(handle_seconds, outcome = 'served')"},
 		},
 	},
 	{
@@ -132,7 +152,7 @@ var factKinds = []*factKind{
 			{"spans_window_daily", dimsWindow, daySeconds},
 			{"spans_hall_daily", dimsHall, daySeconds},
 		},
-		measures: []measure{{"open_seconds", "", false}},
+		measures: []measure{{"open_seconds", "", false, ""}},
 	},
 	{
 		name: "ratings", raw: "ratings", rawTime: "ts", dims: dimsAll,
@@ -143,13 +163,13 @@ var factKinds = []*factKind{
 			{"ratings_hall_daily", dimsHall, daySeconds},
 		},
 		measures: []measure{
-			{"ratings", "toUInt64(1)", false},
-			{"rating_sum", "toUInt64(rating)", false},
-			{"rating_1", "toUInt64(rating = 1)", false},
-			{"rating_2", "toUInt64(rating = 2)", false},
-			{"rating_3", "toUInt64(rating = 3)", false},
-			{"rating_4", "toUInt64(rating = 4)", false},
-			{"rating_5", "toUInt64(rating = 5)", false},
+			{"ratings", "toUInt64(1)", false, ""},
+			{"rating_sum", "toUInt64(rating)", false, ""},
+			{"rating_1", "toUInt64(rating = 1)", false, ""},
+			{"rating_2", "toUInt64(rating = 2)", false, ""},
+			{"rating_3", "toUInt64(rating = 3)", false, ""},
+			{"rating_4", "toUInt64(rating = 4)", false, ""},
+			{"rating_5", "toUInt64(rating = 5)", false, ""},
 		},
 	},
 	{
@@ -161,8 +181,8 @@ var factKinds = []*factKind{
 			{"completions_hall_daily", dimsHall, daySeconds},
 		},
 		measures: []measure{
-			{"completed_cases", "toUInt64(1)", false},
-			{"on_time_cases", "toUInt64(on_time)", false},
+			{"completed_cases", "toUInt64(1)", false, ""},
+			{"on_time_cases", "toUInt64(on_time)", false, ""},
 		},
 	},
 }
@@ -208,12 +228,12 @@ type piece struct {
 }
 
 // plan tiles [from, to) with pieces: the coarsest rollup having need for
-// the aligned middle, finer ones for the edges. Day and month rollups are
-// not used when hourOnly (hour of day in a zone).
+// the aligned middle, finer ones for the edges. Day, week and month rollups
+// are not used when hourOnly (hour of day in a zone).
 func (k *factKind) plan(need dims, from, to int64, hourOnly bool) []piece {
-	buckets := []int64{monthSeconds, daySeconds, hourSeconds}
+	buckets := []int64{monthSeconds, weekSeconds, daySeconds, hourSeconds}
 	if hourOnly {
-		buckets = buckets[2:]
+		buckets = buckets[3:]
 	}
 	var out []piece
 	var tile func(from, to int64, level int)
@@ -252,6 +272,43 @@ func (k *factKind) bestRollup(need dims, bucket int64) *rollup {
 		}
 	}
 	return best
+}
+
+// directSQL is the statement that reads the kind's measures over [from, to)
+// from its raw table alone, aggregating plainly (measure.direct). For
+// visits it is faster than the rollups when the range holds up to a few
+// million visits (see KPIQuery.MaxDirectVisits).
+func (k *factKind) directSQL(q KPIQuery, from, to time.Time) string {
+	lk := levelKeys[q.Level]
+	var sel, group []string
+	for _, c := range lk.keys {
+		switch c {
+		case "hour":
+			sel = append(sel, "toHour("+k.rawTime+", "+quoteString(q.Location.String())+") AS hour")
+		case "weekday":
+			sel = append(sel, "toDayOfWeek("+k.rawTime+", "+quoteString(q.Location.String())+") AS weekday")
+		default:
+			sel = append(sel, quoteIdent(c))
+		}
+		group = append(group, quoteIdent(c))
+	}
+	for _, c := range lk.attrs {
+		sel = append(sel, "any("+quoteIdent(c)+")")
+	}
+	for _, m := range k.measures {
+		sel = append(sel, m.direct)
+	}
+	where := []string{
+		k.rawTime + " >= toDateTime(" + strconv.FormatInt(from.Unix(), 10) + ", 'UTC')",
+		k.rawTime + " < toDateTime(" + strconv.FormatInt(to.Unix(), 10) + ", 'UTC')",
+	}
+	for _, f := range q.filters() {
+		if k.dims&dimByName[f[0]] != 0 {
+			where = append(where, quoteIdent(f[0])+" = "+quoteString(f[1]))
+		}
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + k.raw + " WHERE " + strings.Join(where, " AND ") +
+		" GROUP BY " + strings.Join(group, ", ")
 }
 
 // sql is the statement that reads the kind's measures over [from, to) for q.

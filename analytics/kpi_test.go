@@ -202,284 +202,311 @@ func TestKPIFixture(t *testing.T) {
 
 	shanghai, err := time.LoadLocation("Asia/Shanghai")
 	require.NoError(t, err)
-	query := func(q analytics.KPIQuery) *analytics.KPITable {
-		t.Helper()
-		q.From, q.To, q.Location = kpiFrom, kpiTo, shanghai
-		tab, err := s.KPI(ctx, q)
-		require.NoError(t, err)
-		return tab
-	}
-	third := 1.0 / 3
+	// Both ways of reading visits: the rollups (quantile states), and the
+	// raw table (MaxDirectVisits above the fixture's size).
+	for _, mode := range []struct {
+		name      string
+		maxDirect int64
+	}{{"rollups", -1}, {"direct", 1000}} {
+		t.Run(mode.name, func(t *testing.T) {
+			maxDirect := mode.maxDirect
+			query := func(q analytics.KPIQuery) *analytics.KPITable {
+				t.Helper()
+				q.From, q.To, q.Location, q.MaxDirectVisits = kpiFrom, kpiTo, shanghai, maxDirect
+				tab, err := s.KPI(ctx, q)
+				require.NoError(t, err)
+				return tab
+			}
+			third := 1.0 / 3
 
-	// Window level. A01: V1 V2 V3 (waits 300 120 600 → sorted 120 300 600:
-	// p50 = rank ceil(1.5)=2 → 300, p90 = rank ceil(2.7)=3 → 600; handling
-	// 600 900: p50 rank 1 → 600, p90 rank 2 → 900), open S1 1800 (clipped
-	// at From) + S2 3600 = 5400, serving 600+900 = 1500. A02: V4 V8, open
-	// S3 1800 + S6 1200 (clipped at To) = 3000. B01: V6 V7, open 3600+2400.
-	a01 := kpiWant{keys: []any{"city-main", "A01", "city", "market"},
-		tickets: 3, called: 3, served: 2, noShows: 1,
-		open: 5400, serving: 1500, idle: 3900, // 5400 − 1500
-		throughput: 2 * 3600.0 / 5400, util: 1500.0 / 5400,
-		waitP50: 300, waitP90: 600, handleP50: 600, handleP90: 900,
-		serviceLevel: 2 * third, noShowRate: third, abanRate: 0.0, // met V1 V2 of 3 called
-		completed: 1, onTime: 1, onTimeRate: 1.0, // C1; C6 was rejected
-		ratings: 2, ratingAvg: 4.5, byRating: [5]int{0, 0, 0, 1, 1}} // R1 5, R2 4
-	a02 := kpiWant{keys: []any{"city-main", "A02", "city", "tax"},
-		tickets: 2, called: 2, served: 2,
-		open: 3000, serving: 700, idle: 2300, // 300+400; 3000−700
-		throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
-		waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400, // 60 100: ranks 1, ceil(1.8)=2
-		serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0,
-		completed: 1, onTime: 0, onTimeRate: 0.0, // C2 late, counted once
-		ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}
-	noWindow := kpiWant{keys: []any{"city-main", "", "city", "tax"}, // V5 abandoned
-		tickets: 1, aban: 1, open: 0, serving: 0, idle: 0,
-		abanRate: 1.0, completed: 0, onTime: 0}
-	b01 := kpiWant{keys: []any{"dist-east", "B01", "district", "market"},
-		tickets: 2, called: 2, served: 2,
-		open: 6000, serving: 1400, idle: 4600, // 1200+200
-		throughput: 2 * 3600.0 / 6000, util: 1400.0 / 6000,
-		waitP50: 30, waitP90: 900, handleP50: 200, handleP90: 1200, // 30 900; 200 1200
-		serviceLevel: 0.5, noShowRate: 0.0, abanRate: 0.0, // V7 met, V6 not
-		completed: 1, onTime: 1, onTimeRate: 1.0, // C3 (raw end piece); C5 after To
-		ratings: 2, ratingAvg: 4.0, byRating: [5]int{0, 0, 1, 0, 1}} // R4 5, R5 3; R6 after To
-	t.Run("window", func(t *testing.T) {
-		checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelWindow}), []kpiWant{noWindow, a01, a02, b01}, nil)
-	})
-
-	// Hall and tier level: city-main = A01 + A02 + the abandoned ticket.
-	// Waits of called 300 120 600 60 100 → 60 100 120 300 600: p50 rank
-	// ceil(2.5)=3 → 120, p90 rank ceil(4.5)=5 → 600; handling 600 900 300
-	// 400 → 300 400 600 900: p50 rank 2 → 400, p90 rank ceil(3.6)=4 → 900.
-	cityMain := kpiWant{keys: []any{"city-main", "city"},
-		tickets: 6, called: 5, served: 4, noShows: 1, aban: 1,
-		open: 8400, serving: 2200, idle: 6200, // 5400+3000; 1500+700
-		throughput: 4 * 3600.0 / 8400, util: 2200.0 / 8400,
-		waitP50: 120, waitP90: 600, handleP50: 400, handleP90: 900,
-		serviceLevel: 0.8, noShowRate: 0.2, abanRate: 1.0 / 6, // met V1 V2 V4 V8 of 5
-		completed: 2, onTime: 1, onTimeRate: 0.5, // C1, C2
-		ratings: 3, ratingAvg: 10.0 / 3, byRating: [5]int{1, 0, 0, 1, 1}} // 5+4+1
-	distEast := b01
-	distEast.keys = []any{"dist-east", "district"}
-	t.Run("hall", func(t *testing.T) {
-		checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHall}), []kpiWant{cityMain, distEast}, nil)
-	})
-	t.Run("tier", func(t *testing.T) {
-		city, district := cityMain, distEast
-		city.keys, district.keys = []any{"city"}, []any{"district"}
-		checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelTier}), []kpiWant{city, district}, nil)
-	})
-
-	// Department: market = A01 + B01 (V1 V2 V3 V6 V7), tax = A02 + V5.
-	market := kpiWant{keys: []any{"market"},
-		tickets: 5, called: 5, served: 4, noShows: 1,
-		open: 11400, serving: 2900, idle: 8500, // 5400+6000; 1500+1400
-		throughput: 4 * 3600.0 / 11400, util: 2900.0 / 11400,
-		waitP50: 300, waitP90: 900, // 30 120 300 600 900: ranks 3, 5
-		handleP50: 600, handleP90: 1200, // 200 600 900 1200: ranks 2, 4
-		serviceLevel: 0.6, noShowRate: 0.2, abanRate: 0.0, // met V1 V2 V7
-		completed: 2, onTime: 2, onTimeRate: 1.0, // C1, C3
-		ratings: 4, ratingAvg: 17.0 / 4, byRating: [5]int{0, 0, 1, 1, 2}} // 5+4+5+3
-	tax := kpiWant{keys: []any{"tax"},
-		tickets: 3, called: 2, served: 2, aban: 1,
-		open: 3000, serving: 700, idle: 2300,
-		throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
-		waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
-		serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
-		completed: 1, onTime: 0, onTimeRate: 0.0,
-		ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}
-	t.Run("department", func(t *testing.T) {
-		checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelDepartment}), []kpiWant{market, tax}, nil)
-	})
-
-	// Item: no open time (spans have no item).
-	t.Run("item", func(t *testing.T) {
-		checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelItem}), []kpiWant{
-			{keys: []any{"SC-001"}, // V1 V3 V6
-				tickets: 3, called: 3, served: 2, noShows: 1, serving: 1800, // 600+1200
-				waitP50: 600, waitP90: 900, handleP50: 600, handleP90: 1200, // 300 600 900: ranks 2, 3
-				serviceLevel: third, noShowRate: third, abanRate: 0.0,
-				completed: 2, onTime: 2, onTimeRate: 1.0, // C1, C3
-				ratings: 2, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 2}},
-			{keys: []any{"SC-002"}, // V2 V7
-				tickets: 2, called: 2, served: 2, serving: 1100, // 900+200
-				waitP50: 30, waitP90: 120, handleP50: 200, handleP90: 900,
+			// Window level. A01: V1 V2 V3 (waits 300 120 600 → sorted 120 300 600:
+			// p50 = rank ceil(1.5)=2 → 300, p90 = rank ceil(2.7)=3 → 600; handling
+			// 600 900: p50 rank 1 → 600, p90 rank 2 → 900), open S1 1800 (clipped
+			// at From) + S2 3600 = 5400, serving 600+900 = 1500. A02: V4 V8, open
+			// S3 1800 + S6 1200 (clipped at To) = 3000. B01: V6 V7, open 3600+2400.
+			a01 := kpiWant{keys: []any{"city-main", "A01", "city", "market"},
+				tickets: 3, called: 3, served: 2, noShows: 1,
+				open: 5400, serving: 1500, idle: 3900, // 5400 − 1500
+				throughput: 2 * 3600.0 / 5400, util: 1500.0 / 5400,
+				waitP50: 300, waitP90: 600, handleP50: 600, handleP90: 900,
+				serviceLevel: 2 * third, noShowRate: third, abanRate: 0.0, // met V1 V2 of 3 called
+				completed: 1, onTime: 1, onTimeRate: 1.0, // C1; C6 was rejected
+				ratings: 2, ratingAvg: 4.5, byRating: [5]int{0, 0, 0, 1, 1}} // R1 5, R2 4
+			a02 := kpiWant{keys: []any{"city-main", "A02", "city", "tax"},
+				tickets: 2, called: 2, served: 2,
+				open: 3000, serving: 700, idle: 2300, // 300+400; 3000−700
+				throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
+				waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400, // 60 100: ranks 1, ceil(1.8)=2
 				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0,
-				completed: 0, onTime: 0, // C4 still open
-				ratings: 2, ratingAvg: 3.5, byRating: [5]int{0, 0, 1, 1, 0}},
-			{keys: []any{"TX-001"}, // V4 V5 V8
-				tickets: 3, called: 2, served: 2, aban: 1, serving: 700,
+				completed: 1, onTime: 0, onTimeRate: 0.0, // C2 late, counted once
+				ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}
+			noWindow := kpiWant{keys: []any{"city-main", "", "city", "tax"}, // V5 abandoned
+				tickets: 1, aban: 1, open: 0, serving: 0, idle: 0,
+				abanRate: 1.0, completed: 0, onTime: 0}
+			b01 := kpiWant{keys: []any{"dist-east", "B01", "district", "market"},
+				tickets: 2, called: 2, served: 2,
+				open: 6000, serving: 1400, idle: 4600, // 1200+200
+				throughput: 2 * 3600.0 / 6000, util: 1400.0 / 6000,
+				waitP50: 30, waitP90: 900, handleP50: 200, handleP90: 1200, // 30 900; 200 1200
+				serviceLevel: 0.5, noShowRate: 0.0, abanRate: 0.0, // V7 met, V6 not
+				completed: 1, onTime: 1, onTimeRate: 1.0, // C3 (raw end piece); C5 after To
+				ratings: 2, ratingAvg: 4.0, byRating: [5]int{0, 0, 1, 0, 1}} // R4 5, R5 3; R6 after To
+			t.Run("window", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelWindow}), []kpiWant{noWindow, a01, a02, b01}, nil)
+			})
+
+			// Hall and tier level: city-main = A01 + A02 + the abandoned ticket.
+			// Waits of called 300 120 600 60 100 → 60 100 120 300 600: p50 rank
+			// ceil(2.5)=3 → 120, p90 rank ceil(4.5)=5 → 600; handling 600 900 300
+			// 400 → 300 400 600 900: p50 rank 2 → 400, p90 rank ceil(3.6)=4 → 900.
+			cityMain := kpiWant{keys: []any{"city-main", "city"},
+				tickets: 6, called: 5, served: 4, noShows: 1, aban: 1,
+				open: 8400, serving: 2200, idle: 6200, // 5400+3000; 1500+700
+				throughput: 4 * 3600.0 / 8400, util: 2200.0 / 8400,
+				waitP50: 120, waitP90: 600, handleP50: 400, handleP90: 900,
+				serviceLevel: 0.8, noShowRate: 0.2, abanRate: 1.0 / 6, // met V1 V2 V4 V8 of 5
+				completed: 2, onTime: 1, onTimeRate: 0.5, // C1, C2
+				ratings: 3, ratingAvg: 10.0 / 3, byRating: [5]int{1, 0, 0, 1, 1}} // 5+4+1
+			distEast := b01
+			distEast.keys = []any{"dist-east", "district"}
+			t.Run("hall", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHall}), []kpiWant{cityMain, distEast}, nil)
+			})
+			t.Run("tier", func(t *testing.T) {
+				city, district := cityMain, distEast
+				city.keys, district.keys = []any{"city"}, []any{"district"}
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelTier}), []kpiWant{city, district}, nil)
+			})
+
+			// Department: market = A01 + B01 (V1 V2 V3 V6 V7), tax = A02 + V5.
+			market := kpiWant{keys: []any{"market"},
+				tickets: 5, called: 5, served: 4, noShows: 1,
+				open: 11400, serving: 2900, idle: 8500, // 5400+6000; 1500+1400
+				throughput: 4 * 3600.0 / 11400, util: 2900.0 / 11400,
+				waitP50: 300, waitP90: 900, // 30 120 300 600 900: ranks 3, 5
+				handleP50: 600, handleP90: 1200, // 200 600 900 1200: ranks 2, 4
+				serviceLevel: 0.6, noShowRate: 0.2, abanRate: 0.0, // met V1 V2 V7
+				completed: 2, onTime: 2, onTimeRate: 1.0, // C1, C3
+				ratings: 4, ratingAvg: 17.0 / 4, byRating: [5]int{0, 0, 1, 1, 2}} // 5+4+5+3
+			tax := kpiWant{keys: []any{"tax"},
+				tickets: 3, called: 2, served: 2, aban: 1,
+				open: 3000, serving: 700, idle: 2300,
+				throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
 				waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
 				serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
 				completed: 1, onTime: 0, onTimeRate: 0.0,
-				ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}},
-		}, nil)
-	})
+				ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}
+			t.Run("department", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelDepartment}), []kpiWant{market, tax}, nil)
+			})
 
-	// Staff: no open time, no completions (cases have no staff).
-	t.Run("staff", func(t *testing.T) {
-		checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelStaff}), []kpiWant{
-			{keys: []any{""}, tickets: 1, aban: 1, serving: 0, abanRate: 1.0}, // V5
-			{keys: []any{"E1"}, // V1 V2 V3
-				tickets: 3, called: 3, served: 2, noShows: 1, serving: 1500,
-				waitP50: 300, waitP90: 600, handleP50: 600, handleP90: 900,
-				serviceLevel: 2 * third, noShowRate: third, abanRate: 0.0,
-				ratings: 2, ratingAvg: 4.5, byRating: [5]int{0, 0, 0, 1, 1}},
-			{keys: []any{"E2"}, // V4 V6 V7 V8
-				tickets: 4, called: 4, served: 4, serving: 2100, // 300+1200+200+400
-				waitP50: 60, waitP90: 900, // 30 60 100 900: ranks 2, 4
-				handleP50: 300, handleP90: 1200, // 200 300 400 1200
-				serviceLevel: 0.75, noShowRate: 0.0, abanRate: 0.0, // V6 missed
-				ratings: 3, ratingAvg: 3.0, byRating: [5]int{1, 0, 1, 0, 1}},
-		}, nil)
-	})
+			// Item: no open time (spans have no item).
+			t.Run("item", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelItem}), []kpiWant{
+					{keys: []any{"SC-001"}, // V1 V3 V6
+						tickets: 3, called: 3, served: 2, noShows: 1, serving: 1800, // 600+1200
+						waitP50: 600, waitP90: 900, handleP50: 600, handleP90: 1200, // 300 600 900: ranks 2, 3
+						serviceLevel: third, noShowRate: third, abanRate: 0.0,
+						completed: 2, onTime: 2, onTimeRate: 1.0, // C1, C3
+						ratings: 2, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 2}},
+					{keys: []any{"SC-002"}, // V2 V7
+						tickets: 2, called: 2, served: 2, serving: 1100, // 900+200
+						waitP50: 30, waitP90: 120, handleP50: 200, handleP90: 900,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0,
+						completed: 0, onTime: 0, // C4 still open
+						ratings: 2, ratingAvg: 3.5, byRating: [5]int{0, 0, 1, 1, 0}},
+					{keys: []any{"TX-001"}, // V4 V5 V8
+						tickets: 3, called: 2, served: 2, aban: 1, serving: 700,
+						waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
+						completed: 1, onTime: 0, onTimeRate: 0.0,
+						ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}},
+				}, nil)
+			})
 
-	// Hour of day × weekday in Asia/Shanghai (UTC+8): Monday 03-02, Tuesday
-	// 03-03, Wednesday 03-04.
-	t.Run("hour_weekday", func(t *testing.T) {
-		checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHourWeekday}), []kpiWant{
-			{keys: []any{int64(1), int64(9)}, // V1 09:40, S1 09:30-10:00, R1
-				tickets: 1, called: 1, served: 1, open: 1800, serving: 600, idle: 1200,
-				throughput: 2.0, util: 600.0 / 1800, waitP50: 300, waitP90: 300, handleP50: 600, handleP90: 600,
-				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
-				ratings: 1, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 1}},
-			{keys: []any{int64(1), int64(10)}, // V2 V3, S2, R2
-				tickets: 2, called: 2, served: 1, noShows: 1, open: 3600, serving: 900, idle: 2700,
-				throughput: 1.0, util: 0.25, waitP50: 120, waitP90: 600, handleP50: 900, handleP90: 900,
-				serviceLevel: 0.5, noShowRate: 0.5, abanRate: 0.0, completed: 0, onTime: 0,
-				ratings: 1, ratingAvg: 4.0, byRating: [5]int{0, 0, 0, 1, 0}},
-			{keys: []any{int64(1), int64(11)}, // V4, S3, R3
-				tickets: 1, called: 1, served: 1, open: 1800, serving: 300, idle: 1500,
-				throughput: 2.0, util: 300.0 / 1800, waitP50: 60, waitP90: 60, handleP50: 300, handleP90: 300,
-				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
-				ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}},
-			{keys: []any{int64(1), int64(13)}, // V5 abandoned
-				tickets: 1, aban: 1, open: 0, serving: 0, idle: 0, abanRate: 1.0, completed: 0, onTime: 0},
-			{keys: []any{int64(1), int64(14)}, // C1 completed 14:00
-				open: 0, serving: 0, idle: 0, completed: 1, onTime: 1, onTimeRate: 1.0},
-			{keys: []any{int64(2), int64(10)}, // V6, S4, R4
-				tickets: 1, called: 1, served: 1, open: 3600, serving: 1200, idle: 2400,
-				throughput: 1.0, util: 1200.0 / 3600, waitP50: 900, waitP90: 900, handleP50: 1200, handleP90: 1200,
-				serviceLevel: 0.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
-				ratings: 1, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 1}},
-			{keys: []any{int64(2), int64(13)}, // C2 late
-				open: 0, serving: 0, idle: 0, completed: 1, onTime: 0, onTimeRate: 0.0},
-			{keys: []any{int64(2), int64(14)}, // V7, S5
-				tickets: 1, called: 1, served: 1, open: 2400, serving: 200, idle: 2200,
-				throughput: 1.5, util: 200.0 / 2400, waitP50: 30, waitP90: 30, handleP50: 200, handleP90: 200,
-				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0},
-			{keys: []any{int64(3), int64(11)}, // V8, S6 11:00-11:20, C3, R5
-				tickets: 1, called: 1, served: 1, open: 1200, serving: 400, idle: 800,
-				throughput: 3.0, util: 400.0 / 1200, waitP50: 100, waitP90: 100, handleP50: 400, handleP90: 400,
-				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 1, onTime: 1, onTimeRate: 1.0,
-				ratings: 1, ratingAvg: 3.0, byRating: [5]int{0, 0, 1, 0, 0}},
-		}, nil)
-	})
+			// Staff: no open time, no completions (cases have no staff).
+			t.Run("staff", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelStaff}), []kpiWant{
+					{keys: []any{""}, tickets: 1, aban: 1, serving: 0, abanRate: 1.0}, // V5
+					{keys: []any{"E1"}, // V1 V2 V3
+						tickets: 3, called: 3, served: 2, noShows: 1, serving: 1500,
+						waitP50: 300, waitP90: 600, handleP50: 600, handleP90: 900,
+						serviceLevel: 2 * third, noShowRate: third, abanRate: 0.0,
+						ratings: 2, ratingAvg: 4.5, byRating: [5]int{0, 0, 0, 1, 1}},
+					{keys: []any{"E2"}, // V4 V6 V7 V8
+						tickets: 4, called: 4, served: 4, serving: 2100, // 300+1200+200+400
+						waitP50: 60, waitP90: 900, // 30 60 100 900: ranks 2, 4
+						handleP50: 300, handleP90: 1200, // 200 300 400 1200
+						serviceLevel: 0.75, noShowRate: 0.0, abanRate: 0.0, // V6 missed
+						ratings: 3, ratingAvg: 3.0, byRating: [5]int{1, 0, 1, 0, 1}},
+				}, nil)
+			})
 
-	// Compare at hall level: the previous period [02-27 23:40, 03-02 01:30)
-	// holds V10 (wait 200, handling 500), S7 3600 + S1's first half 1800,
-	// C7 (late) and R7 (2), all of city-main.
-	t.Run("compare", func(t *testing.T) {
-		prevCity := kpiWant{keys: cityMain.keys,
-			tickets: 1, called: 1, served: 1, open: 5400, serving: 500, idle: 4900,
-			throughput: 3600.0 / 5400, util: 500.0 / 5400,
-			waitP50: 200, waitP90: 200, handleP50: 500, handleP90: 500,
-			serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0,
-			completed: 1, onTime: 0, onTimeRate: 0.0,
-			ratings: 1, ratingAvg: 2.0, byRating: [5]int{0, 1, 0, 0, 0}}
-		prevEast := kpiWant{keys: distEast.keys, open: 0, serving: 0, idle: 0, completed: 0, onTime: 0}
-		tab := query(analytics.KPIQuery{Level: analytics.LevelHall, Compare: true})
-		require.Equal(t, time.Date(2026, 2, 27, 23, 40, 0, 0, time.UTC), *tab.PrevFrom)
-		require.Equal(t, kpiFrom, *tab.PrevTo)
-		checkRows(t, tab, []kpiWant{cityMain, distEast}, []kpiWant{prevCity, prevEast})
-	})
+			// Hour of day × weekday in Asia/Shanghai (UTC+8): Monday 03-02, Tuesday
+			// 03-03, Wednesday 03-04.
+			t.Run("hour_weekday", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHourWeekday}), []kpiWant{
+					{keys: []any{int64(1), int64(9)}, // V1 09:40, S1 09:30-10:00, R1
+						tickets: 1, called: 1, served: 1, open: 1800, serving: 600, idle: 1200,
+						throughput: 2.0, util: 600.0 / 1800, waitP50: 300, waitP90: 300, handleP50: 600, handleP90: 600,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
+						ratings: 1, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 1}},
+					{keys: []any{int64(1), int64(10)}, // V2 V3, S2, R2
+						tickets: 2, called: 2, served: 1, noShows: 1, open: 3600, serving: 900, idle: 2700,
+						throughput: 1.0, util: 0.25, waitP50: 120, waitP90: 600, handleP50: 900, handleP90: 900,
+						serviceLevel: 0.5, noShowRate: 0.5, abanRate: 0.0, completed: 0, onTime: 0,
+						ratings: 1, ratingAvg: 4.0, byRating: [5]int{0, 0, 0, 1, 0}},
+					{keys: []any{int64(1), int64(11)}, // V4, S3, R3
+						tickets: 1, called: 1, served: 1, open: 1800, serving: 300, idle: 1500,
+						throughput: 2.0, util: 300.0 / 1800, waitP50: 60, waitP90: 60, handleP50: 300, handleP90: 300,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
+						ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}},
+					{keys: []any{int64(1), int64(13)}, // V5 abandoned
+						tickets: 1, aban: 1, open: 0, serving: 0, idle: 0, abanRate: 1.0, completed: 0, onTime: 0},
+					{keys: []any{int64(1), int64(14)}, // C1 completed 14:00
+						open: 0, serving: 0, idle: 0, completed: 1, onTime: 1, onTimeRate: 1.0},
+					{keys: []any{int64(2), int64(10)}, // V6, S4, R4
+						tickets: 1, called: 1, served: 1, open: 3600, serving: 1200, idle: 2400,
+						throughput: 1.0, util: 1200.0 / 3600, waitP50: 900, waitP90: 900, handleP50: 1200, handleP90: 1200,
+						serviceLevel: 0.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
+						ratings: 1, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 1}},
+					{keys: []any{int64(2), int64(13)}, // C2 late
+						open: 0, serving: 0, idle: 0, completed: 1, onTime: 0, onTimeRate: 0.0},
+					{keys: []any{int64(2), int64(14)}, // V7, S5
+						tickets: 1, called: 1, served: 1, open: 2400, serving: 200, idle: 2200,
+						throughput: 1.5, util: 200.0 / 2400, waitP50: 30, waitP90: 30, handleP50: 200, handleP90: 200,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0},
+					{keys: []any{int64(3), int64(11)}, // V8, S6 11:00-11:20, C3, R5
+						tickets: 1, called: 1, served: 1, open: 1200, serving: 400, idle: 800,
+						throughput: 3.0, util: 400.0 / 1200, waitP50: 100, waitP90: 100, handleP50: 400, handleP90: 400,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 1, onTime: 1, onTimeRate: 1.0,
+						ratings: 1, ratingAvg: 3.0, byRating: [5]int{0, 0, 1, 0, 0}},
+				}, nil)
+			})
 
-	// A whole UTC month, read from the monthly visit rollups: city-main in
-	// March is V1-V5, V8, V9 and V10. Waits of called 300 120 600 60 100 50
-	// 200 → 50 60 100 120 200 300 600: p50 rank ceil(3.5)=4 → 120, p90 rank
-	// ceil(6.3)=7 → 600; handling 600 900 300 400 50 500 → 50 300 400 500
-	// 600 900: p50 rank 3 → 400, p90 rank ceil(5.4)=6 → 900.
-	t.Run("monthly", func(t *testing.T) {
-		tab, err := s.KPI(ctx, analytics.KPIQuery{Level: analytics.LevelHall, Hall: "city-main", Location: shanghai,
-			From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)})
-		require.NoError(t, err)
-		checkRows(t, tab, []kpiWant{{keys: []any{"city-main", "city"},
-			tickets: 8, called: 7, served: 6, noShows: 1, aban: 1,
-			open: 15300, serving: 2750, idle: 12550, // S1 S2 S7 3600 each, S3 1800, S6 2700; 600+900+300+400+50+500
-			throughput: 6 * 3600.0 / 15300, util: 2750.0 / 15300,
-			waitP50: 120, waitP90: 600, handleP50: 400, handleP90: 900,
-			serviceLevel: 6.0 / 7, noShowRate: 1.0 / 7, abanRate: 1.0 / 8, // all called met the target but V3
-			completed: 3, onTime: 1, onTimeRate: third, // C1 on time, C2 and C7 late
-			ratings: 4, ratingAvg: 3.0, byRating: [5]int{1, 1, 0, 1, 1}}}, nil) // R1 5, R2 4, R3 1, R7 2
-	})
+			// Compare at hall level: the previous period [02-27 23:40, 03-02 01:30)
+			// holds V10 (wait 200, handling 500), S7 3600 + S1's first half 1800,
+			// C7 (late) and R7 (2), all of city-main.
+			t.Run("compare", func(t *testing.T) {
+				prevCity := kpiWant{keys: cityMain.keys,
+					tickets: 1, called: 1, served: 1, open: 5400, serving: 500, idle: 4900,
+					throughput: 3600.0 / 5400, util: 500.0 / 5400,
+					waitP50: 200, waitP90: 200, handleP50: 500, handleP90: 500,
+					serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0,
+					completed: 1, onTime: 0, onTimeRate: 0.0,
+					ratings: 1, ratingAvg: 2.0, byRating: [5]int{0, 1, 0, 0, 0}}
+				prevEast := kpiWant{keys: distEast.keys, open: 0, serving: 0, idle: 0, completed: 0, onTime: 0}
+				tab := query(analytics.KPIQuery{Level: analytics.LevelHall, Compare: true})
+				require.Equal(t, time.Date(2026, 2, 27, 23, 40, 0, 0, time.UTC), *tab.PrevFrom)
+				require.Equal(t, kpiFrom, *tab.PrevTo)
+				checkRows(t, tab, []kpiWant{cityMain, distEast}, []kpiWant{prevCity, prevEast})
+			})
 
-	t.Run("ranking", func(t *testing.T) {
-		tab := query(analytics.KPIQuery{Level: analytics.LevelDepartment, Sort: "-served"})
-		checkRows(t, tab, []kpiWant{market, tax}, nil) // 4 > 2
-		tab = query(analytics.KPIQuery{Level: analytics.LevelDepartment, Sort: "abandonment_rate"})
-		checkRows(t, tab, []kpiWant{market, tax}, nil) // 0 < 1/3
-		// p90 wait, best first; the window without a value sorts last.
-		tab = query(analytics.KPIQuery{Level: analytics.LevelWindow, Sort: "wait_p90_s", Limit: 2})
-		checkRows(t, tab, []kpiWant{a02, a01}, nil) // 100 < 600 < 900 (B01) < nil
-		tab = query(analytics.KPIQuery{Level: analytics.LevelWindow, Sort: "-wait_p90_s"})
-		checkRows(t, tab, []kpiWant{b01, a01, a02, noWindow}, nil)
-	})
+			// A whole UTC month, read from the monthly visit rollups: city-main in
+			// March is V1-V5, V8, V9 and V10. Waits of called 300 120 600 60 100 50
+			// 200 → 50 60 100 120 200 300 600: p50 rank ceil(3.5)=4 → 120, p90 rank
+			// ceil(6.3)=7 → 600; handling 600 900 300 400 50 500 → 50 300 400 500
+			// 600 900: p50 rank 3 → 400, p90 rank ceil(5.4)=6 → 900.
+			t.Run("monthly", func(t *testing.T) {
+				tab, err := s.KPI(ctx, analytics.KPIQuery{Level: analytics.LevelHall, Hall: "city-main", Location: shanghai, MaxDirectVisits: maxDirect,
+					From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)})
+				require.NoError(t, err)
+				checkRows(t, tab, []kpiWant{{keys: []any{"city-main", "city"},
+					tickets: 8, called: 7, served: 6, noShows: 1, aban: 1,
+					open: 15300, serving: 2750, idle: 12550, // S1 S2 S7 3600 each, S3 1800, S6 2700; 600+900+300+400+50+500
+					throughput: 6 * 3600.0 / 15300, util: 2750.0 / 15300,
+					waitP50: 120, waitP90: 600, handleP50: 400, handleP90: 900,
+					serviceLevel: 6.0 / 7, noShowRate: 1.0 / 7, abanRate: 1.0 / 8, // all called met the target but V3
+					completed: 3, onTime: 1, onTimeRate: third, // C1 on time, C2 and C7 late
+					ratings: 4, ratingAvg: 3.0, byRating: [5]int{1, 1, 0, 1, 1}}}, nil) // R1 5, R2 4, R3 1, R7 2
+			})
 
-	t.Run("filters", func(t *testing.T) {
-		tab := query(analytics.KPIQuery{Level: analytics.LevelHall, Hall: "city-main", Department: "tax"})
-		checkRows(t, tab, []kpiWant{{keys: []any{"city-main", "city"},
-			tickets: 3, called: 2, served: 2, aban: 1, open: 3000, serving: 700, idle: 2300,
-			throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
-			waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
-			serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
-			completed: 1, onTime: 0, onTimeRate: 0.0,
-			ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}}, nil)
-		// An item filter narrows visits, cases and ratings, not open time.
-		tab = query(analytics.KPIQuery{Level: analytics.LevelWindow, Item: "SC-002"})
-		checkRows(t, tab, []kpiWant{
-			{keys: []any{"city-main", "A01", "city", "market"}, // V2
-				tickets: 1, called: 1, served: 1, open: 5400, serving: 900, idle: 4500,
-				throughput: 3600.0 / 5400, util: 900.0 / 5400,
-				waitP50: 120, waitP90: 120, handleP50: 900, handleP90: 900,
-				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
-				ratings: 1, ratingAvg: 4.0, byRating: [5]int{0, 0, 0, 1, 0}},
-			{keys: []any{"city-main", "A02", "city", "tax"}, open: 3000, serving: 0, idle: 3000, throughput: 0.0, util: 0.0,
-				completed: 0, onTime: 0},
-			{keys: []any{"dist-east", "B01", "district", "market"}, // V7
-				tickets: 1, called: 1, served: 1, open: 6000, serving: 200, idle: 5800,
-				throughput: 3600.0 / 6000, util: 200.0 / 6000,
-				waitP50: 30, waitP90: 30, handleP50: 200, handleP90: 200,
-				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
-				ratings: 1, ratingAvg: 3.0, byRating: [5]int{0, 0, 1, 0, 0}},
-		}, nil)
-	})
+			// A whole rollup week, Thursday 02-26 to Thursday 03-05 UTC: A01 has V1
+			// V2 V3 V9 V10, waits 300 120 600 50 200 → 50 120 200 300 600 (ranks 3
+			// and 5), handling 600 900 50 500 → 50 500 600 900 (ranks 2 and 4).
+			t.Run("weekly", func(t *testing.T) {
+				tab, err := s.KPI(ctx, analytics.KPIQuery{Level: analytics.LevelWindow, Window: "A01", Location: shanghai, MaxDirectVisits: maxDirect,
+					From: time.Date(2026, 2, 26, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)})
+				require.NoError(t, err)
+				checkRows(t, tab, []kpiWant{{keys: a01.keys,
+					tickets: 5, called: 5, served: 4, noShows: 1,
+					open: 10800, serving: 2050, idle: 8750, // S1 S2 S7; 600+900+50+500
+					throughput: 4 * 3600.0 / 10800, util: 2050.0 / 10800,
+					waitP50: 200, waitP90: 600, handleP50: 500, handleP90: 900,
+					serviceLevel: 0.8, noShowRate: 0.2, abanRate: 0.0, // V3 missed
+					completed: 2, onTime: 1, onTimeRate: 0.5, // C1 on time, C7 late
+					ratings: 3, ratingAvg: 11.0 / 3, byRating: [5]int{0, 1, 0, 1, 1}}}, nil) // R1 5, R2 4, R7 2
+			})
 
-	t.Run("csv", func(t *testing.T) {
-		tab := query(analytics.KPIQuery{Level: analytics.LevelTier})
-		var buf bytes.Buffer
-		require.NoError(t, tab.WriteCSV(&buf))
-		recs, err := csv.NewReader(&buf).ReadAll()
-		require.NoError(t, err)
-		require.Len(t, recs, 3)
-		require.Equal(t, tab.Columns, recs[0])
-		row := map[string]string{}
-		for i, c := range recs[1] {
-			row[recs[0][i]] = c
-		}
-		require.Equal(t, "city", row["tier"])
-		require.Equal(t, "4", row["served"])
-		require.Equal(t, "0.5", row["on_time_rate"])
-		// Absent values are empty fields: items have no open time.
-		tab = query(analytics.KPIQuery{Level: analytics.LevelItem, Item: "SC-002"})
-		buf.Reset()
-		require.NoError(t, tab.WriteCSV(&buf))
-		recs, err = csv.NewReader(&buf).ReadAll()
-		require.NoError(t, err)
-		require.Len(t, recs, 2)
-		require.Equal(t, "", recs[1][tab.Column("open_seconds")])
-		require.Equal(t, "", recs[1][tab.Column("on_time_rate")])
-		require.Equal(t, "3.5", recs[1][tab.Column("rating_avg")])
-	})
+			t.Run("ranking", func(t *testing.T) {
+				tab := query(analytics.KPIQuery{Level: analytics.LevelDepartment, Sort: "-served"})
+				checkRows(t, tab, []kpiWant{market, tax}, nil) // 4 > 2
+				tab = query(analytics.KPIQuery{Level: analytics.LevelDepartment, Sort: "abandonment_rate"})
+				checkRows(t, tab, []kpiWant{market, tax}, nil) // 0 < 1/3
+				// p90 wait, best first; the window without a value sorts last.
+				tab = query(analytics.KPIQuery{Level: analytics.LevelWindow, Sort: "wait_p90_s", Limit: 2})
+				checkRows(t, tab, []kpiWant{a02, a01}, nil) // 100 < 600 < 900 (B01) < nil
+				tab = query(analytics.KPIQuery{Level: analytics.LevelWindow, Sort: "-wait_p90_s"})
+				checkRows(t, tab, []kpiWant{b01, a01, a02, noWindow}, nil)
+			})
+
+			t.Run("filters", func(t *testing.T) {
+				tab := query(analytics.KPIQuery{Level: analytics.LevelHall, Hall: "city-main", Department: "tax"})
+				checkRows(t, tab, []kpiWant{{keys: []any{"city-main", "city"},
+					tickets: 3, called: 2, served: 2, aban: 1, open: 3000, serving: 700, idle: 2300,
+					throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
+					waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
+					serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
+					completed: 1, onTime: 0, onTimeRate: 0.0,
+					ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}}, nil)
+				// An item filter narrows visits, cases and ratings, not open time.
+				tab = query(analytics.KPIQuery{Level: analytics.LevelWindow, Item: "SC-002"})
+				checkRows(t, tab, []kpiWant{
+					{keys: []any{"city-main", "A01", "city", "market"}, // V2
+						tickets: 1, called: 1, served: 1, open: 5400, serving: 900, idle: 4500,
+						throughput: 3600.0 / 5400, util: 900.0 / 5400,
+						waitP50: 120, waitP90: 120, handleP50: 900, handleP90: 900,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
+						ratings: 1, ratingAvg: 4.0, byRating: [5]int{0, 0, 0, 1, 0}},
+					{keys: []any{"city-main", "A02", "city", "tax"}, open: 3000, serving: 0, idle: 3000, throughput: 0.0, util: 0.0,
+						completed: 0, onTime: 0},
+					{keys: []any{"dist-east", "B01", "district", "market"}, // V7
+						tickets: 1, called: 1, served: 1, open: 6000, serving: 200, idle: 5800,
+						throughput: 3600.0 / 6000, util: 200.0 / 6000,
+						waitP50: 30, waitP90: 30, handleP50: 200, handleP90: 200,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
+						ratings: 1, ratingAvg: 3.0, byRating: [5]int{0, 0, 1, 0, 0}},
+				}, nil)
+			})
+
+			t.Run("csv", func(t *testing.T) {
+				tab := query(analytics.KPIQuery{Level: analytics.LevelTier})
+				var buf bytes.Buffer
+				require.NoError(t, tab.WriteCSV(&buf))
+				recs, err := csv.NewReader(&buf).ReadAll()
+				require.NoError(t, err)
+				require.Len(t, recs, 3)
+				require.Equal(t, tab.Columns, recs[0])
+				row := map[string]string{}
+				for i, c := range recs[1] {
+					row[recs[0][i]] = c
+				}
+				require.Equal(t, "city", row["tier"])
+				require.Equal(t, "4", row["served"])
+				require.Equal(t, "0.5", row["on_time_rate"])
+				// Absent values are empty fields: items have no open time.
+				tab = query(analytics.KPIQuery{Level: analytics.LevelItem, Item: "SC-002"})
+				buf.Reset()
+				require.NoError(t, tab.WriteCSV(&buf))
+				recs, err = csv.NewReader(&buf).ReadAll()
+				require.NoError(t, err)
+				require.Len(t, recs, 2)
+				require.Equal(t, "", recs[1][tab.Column("open_seconds")])
+				require.Equal(t, "", recs[1][tab.Column("on_time_rate")])
+				require.Equal(t, "3.5", recs[1][tab.Column("rating_avg")])
+			})
+		})
+	}
 }
 
 func TestKPIRejectsBadQueries(t *testing.T) {

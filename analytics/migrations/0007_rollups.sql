@@ -7,11 +7,14 @@
 -- kind is rolled up per hour with every dimension (item and staff levels,
 -- and the edges of day-aligned ranges), per UTC day per window (window,
 -- department and hall levels over weeks and months), and per hour and per
--- day per hall (hall and tier levels, hour of day × weekday). Visits are
--- also rolled up per UTC month per window and per hall: a quantile state
--- holds at most one entry per distinct second, so over many days merging
--- daily states costs about one entry per visit, monthly ones far less (a
--- hall's year of visits: 13 states of a few thousand entries). Store.KPI
+-- day per hall (hall and tier levels, hour of day × weekday). Visits, whose
+-- quantile states are what costs, also have per-hour and per-7-day window
+-- rollups and per-UTC-month window and hall rollups: a quantile state holds
+-- at most one entry per distinct second, so merging daily states over many
+-- days costs about one entry per visit plus a microsecond per state, and
+-- coarser states cost far less (a hall's year: 13 states of a few thousand
+-- entries). Weeks are Unix time / 604800 (they start on Thursdays, 00:00
+-- UTC), since the planner tiles ranges with fixed-length buckets. Store.KPI
 -- reads, for each part of the range, the coarsest rollup that has the
 -- dimensions the query needs, and the raw facts for the sub-hour edges, so
 -- every range is exact to the second.
@@ -24,8 +27,12 @@
 -- ratings only count and sum, so their rollups are SummingMergeTree.
 -- Completions come from cases rows in state completed, which
 -- Store.InsertFacts writes once per case.
--- Partitioned by month of the bucket; ordered by bucket first, since every
--- query reads a time range.
+-- Partitioned by month of the bucket. Hourly rollups are ordered by bucket
+-- first: they serve the short edges of ranges. Daily and coarser ones are
+-- ordered by their dimensions first, so that the rows of one group are read
+-- together and merged into a hash table that is in cache (in bucket order
+-- a 30-day window-level query merged 2-3 times slower on 18.16); a month
+-- partition of them is small enough to read whole.
 
 -- visits per hour per tier, hall, department, window, item, staff.
 CREATE TABLE IF NOT EXISTS visits_hourly
@@ -70,6 +77,46 @@ SELECT toStartOfHour(issued) AS bucket,
        quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
 FROM visits
 GROUP BY bucket, tier, hall, department, `window`, item, staff;
+
+-- visits per hour per tier, hall, department, window.
+CREATE TABLE IF NOT EXISTS visits_window_hourly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, tier, hall, department, `window`);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_window_hourly_mv TO visits_window_hourly AS
+SELECT toStartOfHour(issued) AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall, department, `window`;
 
 -- visits per hour per tier, hall.
 CREATE TABLE IF NOT EXISTS visits_hall_hourly
@@ -127,7 +174,7 @@ CREATE TABLE IF NOT EXISTS visits_window_daily
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall, department, `window`);
+ORDER BY (tier, hall, department, `window`, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS visits_window_daily_mv TO visits_window_daily AS
 SELECT toStartOfDay(issued) AS bucket,
@@ -165,7 +212,7 @@ CREATE TABLE IF NOT EXISTS visits_hall_daily
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall);
+ORDER BY (tier, hall, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS visits_hall_daily_mv TO visits_hall_daily AS
 SELECT toStartOfDay(issued) AS bucket,
@@ -182,6 +229,46 @@ SELECT toStartOfDay(issued) AS bucket,
        quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
 FROM visits
 GROUP BY bucket, tier, hall;
+
+-- visits per 7 days from a Thursday (Unix time / 604800) per tier, hall, department, window.
+CREATE TABLE IF NOT EXISTS visits_window_weekly
+(
+    bucket           DateTime('UTC'),
+    tier             String,
+    hall             String,
+    department       String,
+    `window`         String,
+    tickets          AggregateFunction(sum, UInt64),
+    called           AggregateFunction(sum, UInt64),
+    served           AggregateFunction(sum, UInt64),
+    no_shows         AggregateFunction(sum, UInt64),
+    abandoned        AggregateFunction(sum, UInt64),
+    met_target       AggregateFunction(sum, UInt64),
+    serving_seconds  AggregateFunction(sum, UInt64),
+    wait_q           AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64),
+    handle_q         AggregateFunction(quantilesExactWeighted(0.5, 0.9), UInt32, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (tier, hall, department, `window`, bucket);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS visits_window_weekly_mv TO visits_window_weekly AS
+SELECT toDateTime(intDiv(toUInt32(issued), 604800) * 604800, 'UTC') AS bucket,
+       tier,
+       hall,
+       department,
+       `window`,
+       sumState(toUInt64(1)) AS tickets,
+       sumState(toUInt64(outcome != 'abandoned')) AS called,
+       sumState(toUInt64(outcome = 'served')) AS served,
+       sumState(toUInt64(outcome = 'no_show')) AS no_shows,
+       sumState(toUInt64(outcome = 'abandoned')) AS abandoned,
+       sumState(toUInt64(met_target = 1 AND outcome != 'abandoned')) AS met_target,
+       sumState(toUInt64(if(outcome = 'served', handle_seconds, 0))) AS serving_seconds,
+       quantilesExactWeightedStateIf(0.5, 0.9)(wait_seconds, toUInt64(1), outcome != 'abandoned') AS wait_q,
+       quantilesExactWeightedStateIf(0.5, 0.9)(handle_seconds, toUInt64(1), outcome = 'served') AS handle_q
+FROM visits
+GROUP BY bucket, tier, hall, department, `window`;
 
 -- visits per UTC month per tier, hall, department, window.
 CREATE TABLE IF NOT EXISTS visits_window_monthly
@@ -203,7 +290,7 @@ CREATE TABLE IF NOT EXISTS visits_window_monthly
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall, department, `window`);
+ORDER BY (tier, hall, department, `window`, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS visits_window_monthly_mv TO visits_window_monthly AS
 SELECT toDateTime(toStartOfMonth(issued), 'UTC') AS bucket,
@@ -241,7 +328,7 @@ CREATE TABLE IF NOT EXISTS visits_hall_monthly
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall);
+ORDER BY (tier, hall, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS visits_hall_monthly_mv TO visits_hall_monthly AS
 SELECT toDateTime(toStartOfMonth(issued), 'UTC') AS bucket,
@@ -291,7 +378,7 @@ CREATE TABLE IF NOT EXISTS spans_window_daily
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall, department, `window`);
+ORDER BY (tier, hall, department, `window`, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS spans_window_daily_mv TO spans_window_daily AS
 SELECT toStartOfDay(`start`) AS bucket,
@@ -313,7 +400,7 @@ CREATE TABLE IF NOT EXISTS spans_hall_daily
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall);
+ORDER BY (tier, hall, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS spans_hall_daily_mv TO spans_hall_daily AS
 SELECT toStartOfDay(`start`) AS bucket,
@@ -388,7 +475,7 @@ CREATE TABLE IF NOT EXISTS completions_window_daily
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall, department, `window`);
+ORDER BY (tier, hall, department, `window`, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS completions_window_daily_mv TO completions_window_daily AS
 SELECT toStartOfDay(completed) AS bucket,
@@ -413,7 +500,7 @@ CREATE TABLE IF NOT EXISTS completions_hall_daily
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall);
+ORDER BY (tier, hall, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS completions_hall_daily_mv TO completions_hall_daily AS
 SELECT toStartOfDay(completed) AS bucket,
@@ -515,7 +602,7 @@ CREATE TABLE IF NOT EXISTS ratings_window_daily
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall, department, `window`);
+ORDER BY (tier, hall, department, `window`, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS ratings_window_daily_mv TO ratings_window_daily AS
 SELECT toStartOfDay(ts) AS bucket,
@@ -549,7 +636,7 @@ CREATE TABLE IF NOT EXISTS ratings_hall_daily
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (bucket, tier, hall);
+ORDER BY (tier, hall, bucket);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS ratings_hall_daily_mv TO ratings_hall_daily AS
 SELECT toStartOfDay(ts) AS bucket,
