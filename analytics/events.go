@@ -32,21 +32,31 @@ var eventColumns = []column{
 const externalIDsTable = "_sunlight_event_ids"
 
 // InsertEvents stores events that are not stored yet and returns how many it
-// inserted. An event whose id is already in the events table, or that repeats
-// an earlier event of the same batch, is skipped: re-sending an event is a
-// no-op (ReplacingMergeTree would only dedupe at merge time, and views fed by
-// the table would count a re-delivered event twice). The new events go in one
-// insert. Event times are stored in UTC with millisecond precision.
+// inserted; see InsertNewEvents.
+func (s *Store) InsertEvents(ctx context.Context, events []ingest.Event) (inserted int, err error) {
+	fresh, err := s.InsertNewEvents(ctx, events)
+	return len(fresh), err
+}
+
+// InsertNewEvents stores the events that are not stored yet, in one insert,
+// and returns them (in batch order). An event whose id is already in the
+// events table, or that repeats an earlier event of the same batch, is
+// skipped: re-sending an event is a no-op (ReplacingMergeTree would only
+// dedupe at merge time, and views fed by the table would count a
+// re-delivered event twice). Event times are stored in UTC with millisecond
+// precision.
 //
-// The duplicate check sends the batch's ids as an external table and reads
-// the event_id column of the events table, which is cheap at a hall's volume
-// (a few thousand events a day). It covers concurrent calls on this Store;
-// two Sunlight processes writing the same events to one database at the same
-// moment could both insert them.
+// The duplicate check sends the batch's ids as an external table and looks
+// them up among the stored events whose time lies within the batch's time
+// range: a re-sent event is the same event, with the same time, and the
+// range keeps the lookup to a few granules however large the table grows.
+// It covers concurrent calls on this Store; two Sunlight processes writing
+// the same events to one database at the same moment could both insert
+// them.
 //
 // An event without id, with a time a DateTime cannot hold or with a rating
 // outside 0..255 fails the whole batch with ErrInvalidEvent.
-func (s *Store) InsertEvents(ctx context.Context, events []ingest.Event) (inserted int, err error) {
+func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]ingest.Event, error) {
 	type row struct {
 		ev     ingest.Event
 		sec    time.Time
@@ -55,39 +65,46 @@ func (s *Store) InsertEvents(ctx context.Context, events []ingest.Event) (insert
 	}
 	batch := make([]row, 0, len(events))
 	seen := make(map[string]struct{}, len(events))
+	var minSec, maxSec int64
 	for i, ev := range events {
 		if ev.EventID == "" {
-			return 0, fmt.Errorf("%w: event %d has no event_id", ErrInvalidEvent, i)
+			return nil, fmt.Errorf("%w: event %d has no event_id", ErrInvalidEvent, i)
 		}
 		sec, ms, ok := timeParts(ev.TS)
 		if !ok {
-			return 0, fmt.Errorf("%w: event %q: time %s is out of range", ErrInvalidEvent, ev.EventID, ev.TS.Format("2006-01-02T15:04:05Z07:00"))
+			return nil, fmt.Errorf("%w: event %q: time %s is out of range", ErrInvalidEvent, ev.EventID, ev.TS.Format("2006-01-02T15:04:05Z07:00"))
 		}
 		if ev.Rating < 0 || ev.Rating > 255 {
-			return 0, fmt.Errorf("%w: event %q: rating %d is out of range", ErrInvalidEvent, ev.EventID, ev.Rating)
+			return nil, fmt.Errorf("%w: event %q: rating %d is out of range", ErrInvalidEvent, ev.EventID, ev.Rating)
 		}
 		if _, dup := seen[ev.EventID]; dup {
 			continue
 		}
 		seen[ev.EventID] = struct{}{}
+		if u := sec.Unix(); len(batch) == 0 {
+			minSec, maxSec = u, u
+		} else {
+			minSec, maxSec = min(minSec, u), max(maxSec, u)
+		}
 		batch = append(batch, row{ev: ev, sec: sec, ms: ms, rating: uint8(ev.Rating)})
 	}
 	if len(batch) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 
 	s.insertMu.Lock()
 	defer s.insertMu.Unlock()
 
-	stored, err := s.storedEventIDs(ctx, seen)
+	stored, err := s.storedEventIDs(ctx, seen, minSec, maxSec)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	rows, err := newExternalTable(externalInsertTable, eventColumns)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	received, _, _ := timeParts(s.now())
+	fresh := make([]ingest.Event, 0, len(batch))
 	for _, r := range batch {
 		if _, ok := stored[r.ev.EventID]; ok {
 			continue
@@ -95,21 +112,22 @@ func (s *Store) InsertEvents(ctx context.Context, events []ingest.Event) (insert
 		ev := r.ev
 		if err := rows.Append(ev.EventID, string(ev.Type), r.sec, r.ms, ev.Hall, ev.Window,
 			ev.CaseID, ev.Ticket, ev.Item, ev.Staff, r.rating, received); err != nil {
-			return 0, fmt.Errorf("analytics: insert events: %w", err)
+			return nil, fmt.Errorf("analytics: insert events: %w", err)
 		}
-		inserted++
+		fresh = append(fresh, ev)
 	}
-	if inserted == 0 {
-		return 0, nil
+	if len(fresh) == 0 {
+		return nil, nil
 	}
 	if err := s.insertExternal(ctx, "events", eventColumns, rows); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return inserted, nil
+	return fresh, nil
 }
 
-// storedEventIDs returns which of ids the events table holds already.
-func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}) (map[string]struct{}, error) {
+// storedEventIDs returns which of ids the events table holds already among
+// its events with minSec <= ts <= maxSec (Unix seconds).
+func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}, minSec, maxSec int64) (map[string]struct{}, error) {
 	t, err := newExternalTable(externalIDsTable, []column{{"event_id", "String"}})
 	if err != nil {
 		return nil, err
@@ -120,7 +138,9 @@ func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}) (ma
 		}
 	}
 	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)),
-		`SELECT DISTINCT event_id FROM events WHERE event_id IN (SELECT event_id FROM `+externalIDsTable+`)`)
+		`SELECT DISTINCT event_id FROM events
+		 WHERE ts >= toDateTime(?, 'UTC') AND ts <= toDateTime(?, 'UTC')
+		   AND event_id IN (SELECT event_id FROM `+externalIDsTable+`)`, minSec, maxSec)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: look up event ids: %w", err)
 	}
@@ -135,6 +155,42 @@ func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}) (ma
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("analytics: look up event ids: %w", err)
+	}
+	return out, nil
+}
+
+// EventsBetween returns the stored events with from <= ts < to (a zero to is
+// open), in time order (ties by event id). For rebuilding state: a day of a
+// large city is a few hundred thousand events.
+func (s *Store) EventsBetween(ctx context.Context, from, to time.Time) ([]ingest.Event, error) {
+	query := "SELECT event_id, type, ts, ts_ms, hall, `window`, case_id, ticket, item, staff, rating FROM events WHERE ts >= toDateTime(?, 'UTC')"
+	args := []any{max(from.Unix(), 0)}
+	if !to.IsZero() {
+		query += " AND ts < toDateTime(?, 'UTC')"
+		args = append(args, max(to.Unix(), 0))
+	}
+	rows, err := s.conn.Query(ctx, query+" ORDER BY ts, ts_ms, event_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: read events: %w", err)
+	}
+	defer rows.Close()
+	var out []ingest.Event
+	for rows.Next() {
+		var (
+			ev     ingest.Event
+			typ    string
+			sec    time.Time
+			ms     uint16
+			rating uint8
+		)
+		if err := rows.Scan(&ev.EventID, &typ, &sec, &ms, &ev.Hall, &ev.Window, &ev.CaseID, &ev.Ticket, &ev.Item, &ev.Staff, &rating); err != nil {
+			return nil, fmt.Errorf("analytics: read events: %w", err)
+		}
+		ev.Type, ev.TS, ev.Rating = ingest.EventType(typ), joinTime(sec, ms), int(rating)
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("analytics: read events: %w", err)
 	}
 	return out, nil
 }

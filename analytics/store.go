@@ -75,6 +75,9 @@ type Store struct {
 	// insertMu serializes InsertEvents so that the duplicate check and the
 	// insert of one batch are not interleaved with another batch's.
 	insertMu sync.Mutex
+	// ackMu serializes AckAlert so that the first acknowledgement of an
+	// alert is the only one written.
+	ackMu sync.Mutex
 }
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -25,6 +25,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, apperr.TooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, apperr.TooMany):
+		return http.StatusTooManyRequests
 	case errors.Is(err, apperr.Unavailable):
 		return http.StatusServiceUnavailable
 	}

@@ -21,10 +21,22 @@ type eventResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// eventIntake makes accepted events durable (the spool) and hands them on
+// to live supervision; see ingest.Intake.
+type eventIntake interface {
+	Accept(ctx context.Context, evs []ingest.Event) error
+}
+
 // handleEvents takes a batch of queue and case events. Valid events are
-// stored (a re-sent event id is accepted and stored once); invalid ones are
-// rejected each with its own message, and do not stop the others.
+// acknowledged (202) once they are durable in the intake's spool; invalid
+// ones are rejected each with its own message, and do not stop the others.
+// A re-sent event id is accepted again and stored once: the writer that
+// drains the spool dedupes by event id.
 func (s *Server) handleEvents(c *gin.Context) {
+	if s.Intake == nil {
+		writeError(c, s.log, apperr.New(apperr.Unavailable, "event intake is not running"))
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxEventBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -57,25 +69,23 @@ func (s *Server) handleEvents(c *gin.Context) {
 		}
 		valid = append(valid, it.Event)
 	}
-	inserted := 0
-	if len(valid) > 0 {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 30*time.Second)
-		defer cancel()
-		inserted, err = s.Store.InsertEvents(ctx, valid)
-		if err != nil {
-			writeError(c, s.log, apperr.New(apperr.Unavailable, "event store unavailable, nothing of this batch was stored: retry later"))
-			s.log.Warn("insert events", "err", err)
-			return
-		}
-	}
-	s.metrics.events.WithLabelValues("inserted").Add(float64(inserted))
-	s.metrics.events.WithLabelValues("duplicate").Add(float64(len(valid) - inserted))
 	s.metrics.events.WithLabelValues("rejected").Add(float64(rejected))
-	resp := gin.H{"accepted": len(valid), "inserted": inserted, "duplicates": len(valid) - inserted, "rejected": rejected, "results": results}
 	if len(valid) == 0 {
-		resp["error"] = "every event was rejected: " + results[0].Error
-		c.JSON(http.StatusBadRequest, resp)
+		c.JSON(http.StatusBadRequest, gin.H{"error": "every event was rejected: " + results[0].Error,
+			"accepted": 0, "rejected": rejected, "results": results})
 		return
 	}
-	c.JSON(http.StatusAccepted, resp)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.Intake.Accept(ctx, valid); err != nil {
+		if errors.Is(err, ingest.ErrIntakeFull) {
+			writeError(c, s.log, apperr.New(apperr.Unavailable, "%v: nothing of this batch was kept, retry later", err))
+			return
+		}
+		writeError(c, s.log, apperr.New(apperr.Unavailable, "event intake unavailable, nothing of this batch was kept: retry later"))
+		s.log.Error("accept events", "err", err)
+		return
+	}
+	s.metrics.events.WithLabelValues("accepted").Add(float64(len(valid)))
+	c.JSON(http.StatusAccepted, gin.H{"accepted": len(valid), "rejected": rejected, "results": results})
 }

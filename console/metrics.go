@@ -10,9 +10,10 @@ import (
 )
 
 type serverMetrics struct {
-	requests *prometheus.HistogramVec
-	events   *prometheus.CounterVec
-	handler  gin.HandlerFunc
+	requests   *prometheus.HistogramVec
+	events     *prometheus.CounterVec
+	sseClients prometheus.Gauge
+	handler    gin.HandlerFunc
 }
 
 func newServerMetrics(reg *prometheus.Registry) *serverMetrics {
@@ -22,10 +23,13 @@ func newServerMetrics(reg *prometheus.Registry) *serverMetrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}, []string{"method", "route", "status"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sunlight_events_total", Help: "Events received by outcome (inserted, duplicate, rejected).",
+			Name: "sunlight_events_total", Help: "Events received by outcome (accepted: durable in the spool; rejected: invalid).",
 		}, []string{"outcome"}),
+		sseClients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sunlight_alert_stream_clients", Help: "Consoles connected to the alert stream.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.events)
+	reg.MustRegister(m.requests, m.events, m.sseClients)
 	m.handler = gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m
 }

@@ -125,6 +125,7 @@ func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
 func (s *Server) routes() []route {
 	staff := rolesOf(RoleInspector, RoleManager, RoleAdmin)
 	watchers := rolesOf(RoleInspector, RoleAdmin)
+	managers := rolesOf(RoleManager, RoleAdmin)
 	// The console's pages hold no data (the API calls they make are
 	// authorized as usual); its own routes live after the # of the URL.
 	console := gin.WrapH(ui.Handler(nil))
@@ -143,6 +144,15 @@ func (s *Server) routes() []route {
 		{http.MethodPatch, "/api/v1/live/:window/whep/:session", watchers, s.handleWHEPPatch},
 		{http.MethodDelete, "/api/v1/live/:window/whep/:session", watchers, s.handleWHEPDelete},
 		{http.MethodPost, "/api/v1/events", producers, s.handleEvents},
+		{http.MethodGet, "/api/v1/analytics/kpi", managers, s.handleKPI},
+		{http.MethodGet, "/api/v1/analytics/windows", managers, s.handleWindowKPI},
+		{http.MethodGet, "/api/v1/analytics/distribution", managers, s.handleDistribution},
+		{http.MethodGet, "/api/v1/alerts", staff, s.handleAlerts},
+		{http.MethodGet, "/api/v1/alerts/stream", staff, s.handleAlertStream},
+		{http.MethodPost, "/api/v1/alerts/:id/ack", rolesOf(RoleInspector, RoleAdmin), s.handleAckAlert},
+		{http.MethodGet, "/api/v1/public/cases/:case_id", public, s.handlePublicCase},
+		{http.MethodGet, "/api/v1/public/items", public, s.handlePublicItems},
+		{http.MethodGet, "/api/v1/public/items/:code", public, s.handlePublicItem},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
 		{http.MethodGet, "/api/v1/cases/:case_id", rolesOf(RoleAuditor, RoleManager, RoleAdmin), s.handleCase},
 		{http.MethodGet, "/api/v1/cases/:case_id/recordings", rolesOf(RoleAuditor, RoleAdmin), s.handleCaseRecordings},

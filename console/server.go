@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sunlight-gov/sunlight/analytics"
-	"github.com/sunlight-gov/sunlight/ingest"
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/internal/caseclip"
 	"github.com/sunlight-gov/sunlight/internal/config"
 )
@@ -28,7 +28,6 @@ import (
 // store is what the console needs from the analytics database.
 type store interface {
 	Ping(ctx context.Context) error
-	InsertEvents(ctx context.Context, events []ingest.Event) (int, error)
 	WriteAudit(ctx context.Context, e analytics.AuditEntry) error
 	ListAudit(ctx context.Context, f analytics.AuditFilter) ([]analytics.AuditEntry, error)
 	CaseEvents(ctx context.Context, caseID string) ([]analytics.CaseEvent, error)
@@ -37,6 +36,10 @@ type store interface {
 	PlaceHold(ctx context.Context, caseID, by, reason string) error
 	ReleaseHold(ctx context.Context, caseID, by string) error
 	HoldOf(ctx context.Context, caseID string) (analytics.Hold, bool, error)
+	ListAlerts(ctx context.Context, f analytics.AlertFilter) ([]analytics.StoredAlert, error)
+	AckAlert(ctx context.Context, id, by, comment string) (analytics.StoredAlert, error)
+	CaseStates(ctx context.Context, ids []string) ([]tracker.CaseState, error)
+	kpiStore
 }
 
 // Server is the HTTP API and console.
@@ -53,8 +56,12 @@ type Server struct {
 	Now func() time.Time
 	// MaxEventBody bounds a POST /api/v1/events body. Default 8 MiB.
 	MaxEventBody int64
+	// Intake makes accepted events durable; nil answers 503 to events.
+	Intake eventIntake
 	// Live serves WHEP sessions; nil answers 503 to live requests.
 	Live liveVideo
+	// Supervision reports the windows' live queue state; nil shows none.
+	Supervision floorState
 	// Cameras reports camera states for the windows view; nil shows none.
 	Cameras cameraStates
 	// ClipPadding widens a case's service intervals in its clip. Default 5s.
@@ -70,6 +77,10 @@ type Server struct {
 	live     liveSessions
 	clips    *caseclip.Service
 	calendar *config.WorkCalendar
+	alerts   *alertHub
+	// publicLimit bounds public case lookups per client address.
+	publicLimit rateLimit
+	closing     chan struct{} // closed by Close: ends the alert streams
 
 	ln      net.Listener
 	httpSrv *http.Server
@@ -116,6 +127,12 @@ func (s *Server) Initialize() error {
 	s.clips = &caseclip.Service{Store: s.Store, Padding: s.ClipPadding}
 	s.metrics = newServerMetrics(s.Registry)
 	s.live.m = map[string]liveSession{}
+	s.alerts = newAlertHub()
+	s.publicLimit.perMinute = 30
+	s.closing = make(chan struct{})
+	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	s.loadOpenAlerts(lctx)
+	lcancel()
 	s.engine = s.buildEngine()
 
 	ln, err := net.Listen("tcp", s.Config.Listen)
@@ -147,6 +164,7 @@ func (s *Server) Close() {
 	if s.httpSrv == nil {
 		return
 	}
+	close(s.closing)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.httpSrv.Shutdown(ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/supervision"
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
+	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/chtest"
 	"github.com/sunlight-gov/sunlight/internal/config"
+	"github.com/sunlight-gov/sunlight/internal/spool"
 )
 
 func TestMain(m *testing.M) {
@@ -55,6 +60,7 @@ type testServer struct {
 	url   string
 	store *analytics.Store
 	clock *fakeClock
+	spool *spool.Spool
 }
 
 type fakeClock struct{ t time.Time }
@@ -73,10 +79,25 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	store := chtest.Store(t)
 	clock := &fakeClock{t: time.Now()}
-	srv := &Server{Config: cfg, Store: store, Now: clock.now, Live: fakeLive{}}
+	// The real intake: a spool drained by an event writer into ClickHouse.
+	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
+	require.NoError(t, err)
+	w := &analytics.EventWriter{Spool: sp, Store: store, Tracker: tracker.New(cfg), Location: cfg.Location()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; sp.Close() })
+	srv := &Server{Config: cfg, Store: store, Now: clock.now, Live: fakeLive{}, Intake: &ingest.Intake{Spool: sp}}
 	require.NoError(t, srv.Initialize())
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, url: "http://" + srv.Addr(), store: store, clock: clock}
+	return &testServer{Server: srv, url: "http://" + srv.Addr(), store: store, clock: clock, spool: sp}
+}
+
+// drained waits until the event writer has stored every accepted event.
+func (ts *testServer) drained(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return ts.spool.Stats().PendingRecords == 0 }, 20*time.Second, 10*time.Millisecond,
+		"the event writer did not drain the spool")
 }
 
 // login signs in as the user named after role and returns the token.
@@ -214,23 +235,38 @@ var sampleRequests = map[string]struct {
 	path string            // the concrete path, where the route has parameters
 	hdr  map[string]string // extra headers
 	// before runs before each call (say, to put a case on hold so that
-	// releasing it can succeed for every allowed caller).
-	before func(t *testing.T, ts *testServer)
+	// releasing it can succeed for every allowed caller). It gets the
+	// path, where "{n}" was replaced by a number unique to the call.
+	before func(t *testing.T, ts *testServer, path string)
 }{
 	"GET /live-test": {"anyone", "", 200, "", nil, nil},
 	"GET /":          {"anyone", "", 200, "", nil, nil},
 	// Hashed names change with every build: a made-up one is a 404 for
 	// everyone, signed in or not.
-	"GET /assets/*filepath":    {"anyone", "", 404, "/assets/none-0000.js", nil, nil},
-	"GET /healthz":             {"anyone", "", 200, "", nil, nil},
-	"POST /api/v1/auth/login":  {"anyone", `{"username":"admin","password":"adminadmin"}`, 200, "", nil, nil},
-	"POST /api/v1/auth/logout": {"admin,inspector,manager,auditor", "", 200, "", nil, nil},
-	"GET /api/v1/auth/me":      {"admin,inspector,manager,auditor", "", 200, "", nil, nil},
-	"GET /metrics":             {"admin", "", 200, "", nil, nil},
-	"GET /api/v1/halls":        {"inspector,manager,admin", "", 200, "", nil, nil},
-	"GET /api/v1/windows":      {"inspector,manager,admin", "", 200, "", nil, nil},
-	"POST /api/v1/events":      {"producers", `[{"event_id":"rr-1","type":"window_opened","ts":"2026-11-25T08:30:00+08:00","hall":"city-main","window":"A01"}]`, 202, "", nil, nil},
-	"GET /api/v1/audit":        {"auditor,admin", "", 200, "", nil, nil},
+	"GET /assets/*filepath":              {"anyone", "", 404, "/assets/none-0000.js", nil, nil},
+	"GET /healthz":                       {"anyone", "", 200, "", nil, nil},
+	"POST /api/v1/auth/login":            {"anyone", `{"username":"admin","password":"adminadmin"}`, 200, "", nil, nil},
+	"POST /api/v1/auth/logout":           {"admin,inspector,manager,auditor", "", 200, "", nil, nil},
+	"GET /api/v1/auth/me":                {"admin,inspector,manager,auditor", "", 200, "", nil, nil},
+	"GET /metrics":                       {"admin", "", 200, "", nil, nil},
+	"GET /api/v1/halls":                  {"inspector,manager,admin", "", 200, "", nil, nil},
+	"GET /api/v1/windows":                {"inspector,manager,admin", "", 200, "", nil, nil},
+	"POST /api/v1/events":                {"producers", `[{"event_id":"rr-1","type":"window_opened","ts":"2026-11-25T08:30:00+08:00","hall":"city-main","window":"A01"}]`, 202, "", nil, nil},
+	"GET /api/v1/audit":                  {"auditor,admin", "", 200, "", nil, nil},
+	"GET /api/v1/public/cases/:case_id":  {"anyone", "", 200, "/api/v1/public/cases/CM-1", nil, nil},
+	"GET /api/v1/public/items":           {"anyone", "", 200, "", nil, nil},
+	"GET /api/v1/public/items/:code":     {"anyone", "", 200, "/api/v1/public/items/SC-001", nil, nil},
+	"GET /api/v1/analytics/kpi":          {"manager,admin", "", 200, "/api/v1/analytics/kpi?level=department&compare=1&sort=served&order=desc", nil, nil},
+	"GET /api/v1/analytics/windows":      {"manager,admin", "", 200, "/api/v1/analytics/windows?bucket=day", nil, nil},
+	"GET /api/v1/analytics/distribution": {"manager,admin", "", 200, "/api/v1/analytics/distribution?metric=handle&format=csv", nil, nil},
+	"GET /api/v1/alerts":                 {"inspector,manager,admin", "", 200, "/api/v1/alerts?state=open", nil, nil},
+	"GET /api/v1/alerts/stream":          {"inspector,manager,admin", "", 200, "/api/v1/alerts/stream?snapshot=1", nil, nil},
+	"POST /api/v1/alerts/:id/ack": {"inspector,admin", `{"comment":"called the window lead"}`, 200, "/api/v1/alerts/rr-alert-{n}/ack", nil,
+		func(t *testing.T, ts *testServer, path string) {
+			id := strings.Split(path, "/")[4]
+			require.NoError(t, ts.store.InsertAlerts(context.Background(), []supervision.Alert{{ID: id, Kind: "long_wait",
+				Severity: "yellow", Hall: "city-main", Window: "A01", Message: "等待超时", MessageEN: "long wait", RaisedAt: ts.clock.t}}))
+		}},
 	"POST /api/v1/live/:window/whep": {"inspector,admin", "v=0\r\n", 201, "/api/v1/live/A01/whep",
 		map[string]string{"Content-Type": "application/sdp"}, nil},
 	"PATCH /api/v1/live/:window/whep/:session":  {"inspector,admin", "", 405, "/api/v1/live/A01/whep/sess-1", nil, nil},
@@ -241,9 +277,11 @@ var sampleRequests = map[string]struct {
 	// as far as "no footage".
 	"GET /api/v1/cases/:case_id/clip": {"auditor", "", 404, "/api/v1/cases/CM-1/clip?reason=review", nil, nil},
 	"POST /api/v1/cases/:case_id/hold": {"auditor,admin", `{"reason":"complaint 12345"}`, 201, "/api/v1/cases/CM-1/hold", nil,
-		func(t *testing.T, ts *testServer) { _ = ts.store.ReleaseHold(context.Background(), "CM-1", "test") }},
+		func(t *testing.T, ts *testServer, _ string) {
+			_ = ts.store.ReleaseHold(context.Background(), "CM-1", "test")
+		}},
 	"DELETE /api/v1/cases/:case_id/hold": {"auditor,admin", "", 200, "/api/v1/cases/CM-1/hold", nil,
-		func(t *testing.T, ts *testServer) {
+		func(t *testing.T, ts *testServer, _ string) {
 			_ = ts.store.PlaceHold(context.Background(), "CM-1", "test", "setup")
 		}},
 }
@@ -278,6 +316,7 @@ func TestRouteRoleTable(t *testing.T) {
 	ts := newTestServer(t)
 	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", caseEvents, map[string]string{"X-API-Key": apiKey})
 	require.Equal(t, http.StatusAccepted, status, string(body))
+	ts.drained(t)
 	tokens := map[Role]string{}
 	for _, r := range Roles {
 		tokens[r] = ts.login(t, r)
@@ -292,6 +331,7 @@ func TestRouteRoleTable(t *testing.T) {
 	for _, r := range Roles {
 		callers = append(callers, caller{name: string(r), role: r})
 	}
+	calls := 0
 	for _, rt := range ts.routes() {
 		id := rt.method + " " + rt.path
 		sample, ok := sampleRequests[id]
@@ -315,6 +355,8 @@ func TestRouteRoleTable(t *testing.T) {
 				if sample.path != "" {
 					path = sample.path
 				}
+				calls++
+				path = strings.ReplaceAll(path, "{n}", strconv.Itoa(calls))
 				token := ""
 				allowed := rt.access.anyone
 				switch {
@@ -328,7 +370,7 @@ func TestRouteRoleTable(t *testing.T) {
 					}
 				}
 				if sample.before != nil {
-					sample.before(t, ts)
+					sample.before(t, ts, path)
 				}
 				status, body, _ := ts.do(t, rt.method, path, token, sample.body, hdr)
 				switch {
@@ -381,23 +423,25 @@ func TestEventsEndpoint(t *testing.T) {
 	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", batch, key)
 	require.Equal(t, http.StatusAccepted, status, string(body))
 	var resp struct {
-		Accepted, Inserted, Duplicates, Rejected int
-		Results                                  []eventResult
+		Accepted, Rejected int
+		Results            []eventResult
 	}
 	require.NoError(t, json.Unmarshal(body, &resp))
 	require.Equal(t, 2, resp.Accepted)
-	require.Equal(t, 2, resp.Inserted)
 	require.Equal(t, 1, resp.Rejected)
+	require.Equal(t, "accepted", resp.Results[0].Status)
 	require.Equal(t, "rejected", resp.Results[1].Status)
 	require.Contains(t, resp.Results[1].Error, "ticket: missing for a called event")
+	ts.drained(t)
 
-	// Sending it again is a no-op.
-	status, body, _ = ts.do(t, http.MethodPost, "/api/v1/events", "", batch, key)
-	require.Equal(t, http.StatusAccepted, status, string(body))
-	require.NoError(t, json.Unmarshal(body, &resp))
-	require.Equal(t, 0, resp.Inserted)
-	require.Equal(t, 2, resp.Duplicates)
-
+	// Sending it again twice is a no-op: accepted, stored once.
+	for range 2 {
+		status, body, _ = ts.do(t, http.MethodPost, "/api/v1/events", "", batch, key)
+		require.Equal(t, http.StatusAccepted, status, string(body))
+		require.NoError(t, json.Unmarshal(body, &resp))
+		require.Equal(t, 2, resp.Accepted)
+	}
+	ts.drained(t)
 	var n uint64
 	require.NoError(t, ts.store.Conn().QueryRow(context.Background(), "SELECT count() FROM events").Scan(&n))
 	require.Equal(t, uint64(2), n)

@@ -2,8 +2,11 @@ package console
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
 )
 
 type windowView struct {
@@ -14,6 +17,53 @@ type windowView struct {
 	Items      []string `json:"items"`
 	// Camera is the camera's state; absent when live video is not running.
 	Camera *CameraStatus `json:"camera,omitempty"`
+	// Queue is the window's live queue state; absent without supervision.
+	Queue *queueView `json:"queue,omitempty"`
+	// Alerts counts the window's unacknowledged alerts.
+	Alerts windowAlerts `json:"alerts"`
+}
+
+// queueView is what the queue system says of a window right now.
+type queueView struct {
+	Status string `json:"status"` // closed | open | paused
+	Since  string `json:"since,omitempty"`
+	// Serving is the ticket called or being served; absent when idle.
+	Serving *servingView `json:"serving,omitempty"`
+	// Length counts the tickets waiting that this window could call.
+	Length        int    `json:"length"`
+	OldestWaiting string `json:"oldest_waiting,omitempty"`
+}
+
+type servingView struct {
+	Ticket  string `json:"ticket"`
+	CaseID  string `json:"case_id,omitempty"`
+	Item    string `json:"item,omitempty"`
+	Staff   string `json:"staff,omitempty"`
+	Called  string `json:"called"`
+	Started string `json:"started,omitempty"`
+	Calls   int    `json:"calls"`
+}
+
+// floorState is the live queue state of every window (the supervision
+// engine's tracker).
+type floorState interface {
+	Windows() []tracker.WindowState
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func viewQueue(w tracker.WindowState) *queueView {
+	q := &queueView{Status: w.Status, Since: rfc3339(w.Since), Length: w.QueueLength, OldestWaiting: rfc3339(w.OldestWaiting)}
+	if sv := w.Serving; sv != nil {
+		q.Serving = &servingView{Ticket: sv.Ticket, CaseID: sv.CaseID, Item: sv.Item, Staff: sv.Staff,
+			Called: rfc3339(sv.Called), Started: rfc3339(sv.Started), Calls: sv.Calls}
+	}
+	return q
 }
 
 type hallView struct {
@@ -38,13 +88,24 @@ func (s *Server) handleHalls(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"halls": out})
 }
 
-// handleWindows lists every window with its camera's state. The current
-// case and the queue length join this view with queue tracking.
+// handleWindows lists every window with its camera's state, its live queue
+// state (status, the ticket and case being served, the queue length) and
+// its open alerts.
 func (s *Server) handleWindows(c *gin.Context) {
 	out := []windowView{}
+	queues := map[string]tracker.WindowState{}
+	if s.Supervision != nil {
+		for _, w := range s.Supervision.Windows() {
+			queues[w.Window] = w
+		}
+	}
+	alerts := s.alerts.openAlerts()
 	for _, ref := range s.Config.Windows() {
 		w := ref.Window
-		v := windowView{ID: w.ID, Name: w.Name, Hall: ref.Hall.ID, Department: w.Department, Items: w.Items}
+		v := windowView{ID: w.ID, Name: w.Name, Hall: ref.Hall.ID, Department: w.Department, Items: w.Items, Alerts: alerts[w.ID]}
+		if q, ok := queues[w.ID]; ok {
+			v.Queue = viewQueue(q)
+		}
 		if s.Cameras != nil {
 			if st, ok := s.Cameras.CameraStatus(w.ID); ok {
 				v.Camera = &st

@@ -18,6 +18,10 @@ const (
 	KindDiskFull      = "disk_full"
 )
 
+// Kinds lists every alert kind, for filters and messages.
+var Kinds = []string{KindCaseDueSoon, KindCaseOverdue, KindStepOverrun, KindLongWait, KindUnattended,
+	KindCameraOffline, KindBadRating, KindSpoolFull, KindDiskFull}
+
 // Severities.
 const (
 	Yellow = "yellow"

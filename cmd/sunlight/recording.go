@@ -39,6 +39,9 @@ type recording struct {
 	index   segmentIndex
 	hallOf  func(window string) string
 	log     *slog.Logger
+	// onDiskFull, if set, hears that recording stopped for a full disk
+	// (to raise an alert).
+	onDiskFull func(dir string)
 
 	indexQueue chan streaming.SegmentInfo
 	retention  *streaming.Retention
@@ -50,10 +53,10 @@ type recording struct {
 	stopped   bool                           // disk full: recorders closed; guarded by mu
 }
 
-func startRecording(ctx context.Context, cfg *config.Config, streams *streaming.Registry, index segmentIndex, log *slog.Logger) (*recording, error) {
+func startRecording(ctx context.Context, cfg *config.Config, streams *streaming.Registry, index segmentIndex, log *slog.Logger, onDiskFull func(dir string)) (*recording, error) {
 	cat := cfg.Catalog()
 	r := &recording{
-		cfg: cfg, streams: streams, index: index, log: log.With("component", "recording"),
+		cfg: cfg, streams: streams, index: index, log: log.With("component", "recording"), onDiskFull: onDiskFull,
 		hallOf:     func(w string) string { h, _ := cat.WindowHall(w); return h },
 		indexQueue: make(chan streaming.SegmentInfo, 4096),
 		recorders:  map[string]*streaming.Recorder{},
@@ -265,6 +268,9 @@ func (r *recording) diskFull(full bool) {
 	case full && !was:
 		r.log.Error("recording stopped: the recording disk is full and everything on it is held or being written; live viewing goes on", "dir", r.cfg.Recording.Dir)
 		r.stopRecorders()
+		if r.onDiskFull != nil {
+			r.onDiskFull(r.cfg.Recording.Dir)
+		}
 	case !full && was:
 		r.log.Info("recording resumes: the recording disk has room again")
 		r.startRecorders()

@@ -62,7 +62,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := &console.Server{Config: cfg, Store: store, Logger: log, Registry: reg,
+	sup, err := startSupervision(ctx, cfg, store, reg, log)
+	if err != nil {
+		return err
+	}
+	defer sup.close()
+	srv := &console.Server{Config: cfg, Store: store, Logger: log, Registry: reg, Intake: sup.intake,
+		Supervision: sup.engine, MaxEventBody: int64(cfg.Intake.MaxBodyKB) << 10,
 		ClipPadding: time.Duration(cfg.Recording.ClipPaddingSeconds) * time.Second}
 	health := &analytics.HealthWriter{Store: store, Logger: log}
 	if err := health.Initialize(); err != nil {
@@ -73,12 +79,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	lv, err := startLive(cfg, reg, log, srv.LiveSessionEnded, func(h ingest.CameraHealth, viewers int) {
 		hall, _ := catalog.WindowHall(h.Window)
 		health.Add(analytics.StreamHealthFromCamera(hall, h, viewers))
+		sup.cameraHealth(h)
 	})
 	if err != nil {
 		return err
 	}
 	defer lv.close()
-	rec, err := startRecording(ctx, cfg, lv.streams, store, log)
+	rec, err := startRecording(ctx, cfg, lv.streams, store, log, sup.diskFull)
 	if err != nil {
 		return err
 	}
@@ -88,6 +95,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	sup.setPublisher(srv)
 	log.Info("sunlight is ready", "url", "http://"+srv.Addr()+"/")
 	<-ctx.Done()
 	log.Info("shutting down")

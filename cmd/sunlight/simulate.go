@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/internal/config"
 	"github.com/sunlight-gov/sunlight/simulator"
 )
@@ -112,8 +113,11 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// runBackfill writes the history from..to straight to ClickHouse:
-// the configured server, or the managed one that serve runs.
+// runBackfill writes the history from..to straight to ClickHouse (the
+// configured server, or the managed one that serve runs): the events, and
+// the facts a tracker of its own derives from them (visits, window spans,
+// cases, ratings), as serve's event writer would. The visits still open at
+// `to` (today's) are left to the live run: their facts are not written.
 func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline, from, to time.Time, stdout io.Writer) error {
 	addrs := cfg.ClickHouse.Addr
 	if len(addrs) == 0 {
@@ -127,8 +131,12 @@ func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline
 		return fmt.Errorf("backfill needs ClickHouse at %v (start `sunlight serve` first when it is managed): %w", addrs, err)
 	}
 	defer store.Close()
+	w := &analytics.EventWriter{Store: store, Tracker: tracker.New(cfg), Location: cfg.Location()}
 	// Backfill prints its progress and a closing "backfill done" line.
-	if _, err := simulator.Backfill(ctx, tl, store, from, to, stdout); err != nil {
+	if _, err := simulator.Backfill(ctx, tl, w, from, to, stdout); err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	if err := w.Flush(ctx, to); err != nil {
 		return fmt.Errorf("backfill: %w", err)
 	}
 	return nil

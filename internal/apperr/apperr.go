@@ -19,6 +19,7 @@ var (
 	Conflict     = errors.New("conflict")
 	TooLarge     = errors.New("too large")
 	Unavailable  = errors.New("unavailable")
+	TooMany      = errors.New("too many requests")
 )
 
 // kindError is a message that belongs to a kind.

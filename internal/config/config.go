@@ -31,13 +31,13 @@ type Config struct {
 	// Default Asia/Shanghai.
 	Timezone string `yaml:"timezone"`
 
-	ClickHouse ClickHouse `yaml:"clickhouse"`
-	WebRTC     WebRTC     `yaml:"webrtc"`
-	Recording  Recording  `yaml:"recording"`
-	Auth       Auth       `yaml:"auth"`
-	Halls      []Hall     `yaml:"halls"`
-	Items      []Item     `yaml:"items"`
-	Calendar   Calendar   `yaml:"calendar"`
+	ClickHouse  ClickHouse  `yaml:"clickhouse"`
+	WebRTC      WebRTC      `yaml:"webrtc"`
+	Recording   Recording   `yaml:"recording"`
+	Auth        Auth        `yaml:"auth"`
+	Halls       []Hall      `yaml:"halls"`
+	Items       []Item      `yaml:"items"`
+	Calendar    Calendar    `yaml:"calendar"`
 	Intake      Intake      `yaml:"intake"`
 	Supervision Supervision `yaml:"supervision"`
 

@@ -1,0 +1,333 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
+	"github.com/sunlight-gov/sunlight/ingest"
+	"github.com/sunlight-gov/sunlight/internal/spool"
+)
+
+// EventWriter drains the event spool into ClickHouse: it reads batches of
+// accepted events, stores those not stored yet (InsertNewEvents dedupes by
+// event id), feeds the new ones to its Tracker and stores the facts that
+// became final (visits, window spans, case states, ratings), and only then
+// commits the batch in the spool. While ClickHouse is down it retries the
+// same batch with backoff and the spool grows; nothing is dropped.
+//
+// Crash safety: a batch is committed in the spool after its events and
+// facts are stored, so a crash replays it, and the replay stores nothing
+// twice (the events are found stored). The Tracker's open state (tickets
+// waiting, windows open, cases open) is rebuilt at start by Initialize from
+// the stored events of the day of the last watermark. A crash in the
+// milliseconds between storing a batch's events and storing its facts
+// loses those facts (the events themselves are kept).
+type EventWriter struct {
+	// Spool is where accepted events wait; required for Run.
+	Spool *spool.Spool
+	// Store is the ClickHouse database; required.
+	Store *Store
+	// Tracker turns events into facts; required.
+	Tracker *tracker.Tracker
+	// Location is the halls' time zone (days start at its midnight).
+	// Nil means UTC.
+	Location *time.Location
+	// BatchEvents is roughly the most events per insert. Default 50000.
+	BatchEvents int
+	// StatePath keeps the watermark (how far the Tracker has advanced);
+	// empty keeps none, and Initialize rebuilds nothing.
+	StatePath string
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	pending  tracker.Facts // facts not stored yet (kept across retries)
+	advanced time.Time     // the Tracker has advanced to here
+	stats    WriterStats
+}
+
+// WriterStats counts what the writer did since it started.
+type WriterStats struct {
+	Batches, Events, Duplicates, Facts, Failures uint64
+	// LastError is the latest failure's message, cleared by a success.
+	LastError string
+	// LastSuccess is when a batch was last stored.
+	LastSuccess time.Time
+}
+
+// writerState is the watermark file's content.
+type writerState struct {
+	AdvancedTo time.Time `json:"advanced_to"`
+}
+
+const (
+	// advanceEvery is how often an idle writer advances the Tracker's
+	// clock, so that visits close and spans are stored without new events.
+	advanceEvery = 5 * time.Second
+	// retryMin and retryMax bound the backoff while ClickHouse fails.
+	retryMin, retryMax = 200 * time.Millisecond, 10 * time.Second
+	// spoolBytesPerEvent sizes a spool read for BatchEvents events.
+	spoolBytesPerEvent = 96
+)
+
+func (w *EventWriter) log() *slog.Logger {
+	if w.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return w.Logger
+}
+
+func (w *EventWriter) now() time.Time {
+	if w.Now == nil {
+		return time.Now()
+	}
+	return w.Now()
+}
+
+func (w *EventWriter) loc() *time.Location {
+	if w.Location == nil {
+		return time.UTC
+	}
+	return w.Location
+}
+
+// Stats returns a copy of the writer's counters.
+func (w *EventWriter) Stats() WriterStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// Initialize rebuilds the Tracker's open state: it replays the stored events
+// from the local midnight of the watermark's day, discarding the facts they
+// produce (those were stored before), and advances to the watermark.
+func (w *EventWriter) Initialize(ctx context.Context) error {
+	if w.StatePath == "" {
+		return nil
+	}
+	data, err := os.ReadFile(w.StatePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("analytics: event writer state: %w", err)
+	}
+	var st writerState
+	if err := json.Unmarshal(data, &st); err != nil {
+		w.log().Warn("event writer state unreadable: starting without open visits", "path", w.StatePath, "err", err)
+		return nil
+	}
+	if st.AdvancedTo.IsZero() {
+		return nil
+	}
+	l := st.AdvancedTo.In(w.loc())
+	from := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, w.loc())
+	evs, err := w.Store.EventsBetween(ctx, from, time.Time{})
+	if err != nil {
+		return err
+	}
+	var discard tracker.Facts
+	for _, ev := range evs {
+		w.Tracker.Apply(ev, &discard)
+	}
+	w.Tracker.Advance(st.AdvancedTo, &discard)
+	w.advanced = st.AdvancedTo
+	w.log().Info("tracker rebuilt from stored events", "since", from, "events", len(evs), "advanced_to", st.AdvancedTo)
+	return nil
+}
+
+// Run drains the spool until ctx is done.
+func (w *EventWriter) Run(ctx context.Context) {
+	batchEvents := w.BatchEvents
+	if batchEvents <= 0 {
+		batchEvents = 50000
+	}
+	var evs []ingest.Event
+	for ctx.Err() == nil {
+		nctx, cancel := context.WithTimeout(ctx, advanceEvery)
+		b, err := w.Spool.Next(nctx, batchEvents, batchEvents*spoolBytesPerEvent)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			w.log().Error("event spool read failed", "err", err)
+			w.sleep(ctx, retryMax)
+			continue
+		}
+		evs = evs[:0]
+		for _, rec := range b.Records {
+			if evs, err = ingest.DecodeRecord(rec, evs); err != nil {
+				// Written by this program and checksummed by the spool:
+				// not expected. Skip the record rather than block the rest.
+				w.log().Error("undecodable record in the event spool: skipped", "err", err)
+			}
+		}
+		for backoff := retryMin; ; backoff = min(backoff*2, retryMax) {
+			err := w.process(ctx, evs, w.now())
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			w.log().Warn("storing events failed: retrying", "events", len(evs), "in", backoff, "err", err)
+			w.sleep(ctx, backoff)
+		}
+		if len(b.Records) > 0 {
+			if err := w.Spool.Commit(b); err != nil {
+				w.log().Error("event spool commit failed", "err", err)
+			}
+		}
+		w.saveState()
+	}
+}
+
+func (w *EventWriter) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// InsertEvents stores events and their facts straight away (no spool): the
+// backfill's path, in time order. The Tracker advances to the latest
+// event's time. It returns how many events were new.
+func (w *EventWriter) InsertEvents(ctx context.Context, evs []ingest.Event) (int, error) {
+	var latest time.Time
+	for _, ev := range evs {
+		if ev.TS.After(latest) {
+			latest = ev.TS
+		}
+	}
+	before := w.Stats().Events
+	err := w.process(ctx, evs, latest)
+	return int(w.Stats().Events - before), err
+}
+
+// Flush advances the Tracker to now and stores what that closes (the
+// backfill's last step: the days it wrote end).
+func (w *EventWriter) Flush(ctx context.Context, now time.Time) error {
+	return w.process(ctx, nil, now)
+}
+
+// process stores evs and the facts they make final, then advances the
+// Tracker to now. Safe to call again with the same events after an error:
+// events already stored are not applied twice, and facts not stored yet are
+// kept for the next call.
+func (w *EventWriter) process(ctx context.Context, evs []ingest.Event, now time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fresh, err := w.Store.InsertNewEvents(ctx, evs)
+	if err != nil {
+		return w.fail(err)
+	}
+	if len(fresh) > 0 {
+		slices.SortStableFunc(fresh, func(a, b ingest.Event) int { return a.TS.Compare(b.TS) })
+		if err := w.restoreCases(ctx, fresh); err != nil {
+			w.log().Warn("case lookup failed: completions of unknown cases stored without acceptance", "err", err)
+		}
+		for _, ev := range fresh {
+			w.Tracker.Apply(ev, &w.pending)
+		}
+	}
+	if now.After(w.advanced) {
+		w.Tracker.Advance(now, &w.pending)
+		w.advanced = now
+	}
+	dropEmptySpans(&w.pending)
+	nfacts := w.pending.Len()
+	if nfacts > 0 {
+		if err := w.Store.InsertFacts(ctx, &w.pending); errors.Is(err, ErrInvalidFact) {
+			// A fact the tracker should not have made: retrying cannot
+			// help, and blocking would stop the intake. Keep the events.
+			w.log().Error("facts dropped: invalid row", "facts", nfacts, "err", err)
+		} else if err != nil {
+			return w.fail(err)
+		}
+		w.pending = tracker.Facts{}
+	}
+	w.stats.Batches++
+	w.stats.Events += uint64(len(fresh))
+	w.stats.Duplicates += uint64(len(evs) - len(fresh))
+	w.stats.Facts += uint64(nfacts)
+	w.stats.LastError = ""
+	w.stats.LastSuccess = w.now()
+	return nil
+}
+
+// dropEmptySpans removes spans that do not end after they start (a window
+// opened and paused in the same second): they carry no open time.
+func dropEmptySpans(f *tracker.Facts) {
+	kept := f.Spans[:0]
+	for _, sp := range f.Spans {
+		if sp.End.Unix() > sp.Start.Unix() {
+			kept = append(kept, sp)
+		}
+	}
+	f.Spans = kept
+}
+
+func (w *EventWriter) fail(err error) error {
+	w.stats.Failures++
+	w.stats.LastError = err.Error()
+	return err
+}
+
+// restoreCases loads from the cases table the cases that evs complete or
+// reject and the Tracker does not know (accepted before it started, or by
+// a backfill), so their completion is judged against their deadline.
+func (w *EventWriter) restoreCases(ctx context.Context, evs []ingest.Event) error {
+	var ids []string
+	for _, ev := range evs {
+		if (ev.Type == ingest.CaseCompleted || ev.Type == ingest.CaseRejected) && ev.CaseID != "" {
+			if _, ok := w.Tracker.Case(ev.CaseID); !ok {
+				ids = append(ids, ev.CaseID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	cases, err := w.Store.CaseStates(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, c := range cases {
+		w.Tracker.RestoreCase(c)
+	}
+	return nil
+}
+
+// saveState writes the watermark (atomically, by rename).
+func (w *EventWriter) saveState() {
+	if w.StatePath == "" {
+		return
+	}
+	w.mu.Lock()
+	st := writerState{AdvancedTo: w.advanced}
+	w.mu.Unlock()
+	data, _ := json.Marshal(st)
+	tmp := w.StatePath + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(w.StatePath), 0o700); err == nil {
+		if err = os.WriteFile(tmp, data, 0o600); err == nil {
+			err = os.Rename(tmp, w.StatePath)
+		}
+		if err != nil {
+			w.log().Warn("event writer state not saved", "err", err)
+		}
+	}
+}

@@ -1,0 +1,348 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/internal/apperr"
+)
+
+// The KPI API (managers): every table over the KPIs of analytics.Store.KPI,
+// as JSON rows keyed by column name or as CSV (?format=csv).
+
+// kpiStore is what the analytics endpoints need.
+type kpiStore interface {
+	KPI(ctx context.Context, q analytics.KPIQuery) (*analytics.KPITable, error)
+	Distribution(ctx context.Context, q analytics.DistributionQuery) ([]analytics.DistributionBucket, error)
+}
+
+// maxBuckets bounds ?bucket= tables: one KPI query per bucket.
+const maxBuckets = 62
+
+// kpiQuery reads the query parameters shared by the analytics endpoints:
+// ?from=&to= (RFC 3339 or YYYY-MM-DD in the halls' zone; default the last
+// 7 days), ?hall=&tier=&department=&window=&item=, ?compare=1, ?sort=
+// (a column, "-" first for descending) or ?sort=&order=desc, ?limit=.
+func (s *Server) kpiQuery(c *gin.Context, level analytics.Level) (analytics.KPIQuery, error) {
+	loc := s.Config.Location()
+	from, to, err := queryRange(c, s.Now(), 7*24*time.Hour, loc)
+	if err != nil {
+		return analytics.KPIQuery{}, err
+	}
+	q := analytics.KPIQuery{From: from, To: to, Level: level, Location: loc,
+		Hall: c.Query("hall"), Tier: c.Query("tier"), Department: c.Query("department"), Window: c.Query("window"), Item: c.Query("item"),
+		Sort: c.Query("sort")}
+	if q.Hall != "" {
+		if _, ok := s.Config.FindHall(q.Hall); !ok {
+			return q, apperr.New(apperr.Invalid, "hall: unknown hall %q", q.Hall)
+		}
+	}
+	if q.Tier != "" && q.Tier != "city" && q.Tier != "district" && q.Tier != "community" {
+		return q, apperr.New(apperr.Invalid, "tier: %q is not city, district or community", q.Tier)
+	}
+	if q.Window != "" {
+		if _, ok := s.Config.FindWindow(q.Window); !ok {
+			return q, apperr.New(apperr.Invalid, "window: unknown window %q", q.Window)
+		}
+	}
+	if q.Item != "" {
+		if _, ok := s.Config.FindItem(q.Item); !ok {
+			return q, apperr.New(apperr.Invalid, "item: unknown item code %q", q.Item)
+		}
+	}
+	switch v := c.Query("compare"); v {
+	case "", "0", "false":
+	case "1", "true":
+		q.Compare = true
+	default:
+		return q, apperr.New(apperr.Invalid, "compare: %q is not 1 or 0", v)
+	}
+	switch o := c.Query("order"); o {
+	case "", "asc":
+	case "desc":
+		if q.Sort != "" && !strings.HasPrefix(q.Sort, "-") {
+			q.Sort = "-" + q.Sort
+		}
+	default:
+		return q, apperr.New(apperr.Invalid, "order: %q is not asc or desc", o)
+	}
+	if c.Query("limit") != "" {
+		if q.Limit, err = queryLimit(c, 0, 100000); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+// handleKPI serves GET /api/v1/analytics/kpi?level=window|hall|tier|
+// department|item|staff|hour_weekday and the shared parameters.
+func (s *Server) handleKPI(c *gin.Context) {
+	level := analytics.Level(c.DefaultQuery("level", "window"))
+	if analytics.KeyColumns(level) == nil {
+		writeError(c, s.log, apperr.New(apperr.Invalid, "level: %q is not one of window, hall, tier, department, item, staff, hour_weekday", level))
+		return
+	}
+	q, err := s.kpiQuery(c, level)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	s.serveKPI(c, q, "kpi-"+string(level))
+}
+
+// handleWindowKPI serves GET /api/v1/analytics/windows (CONTRACT.md): the
+// KPIs per window, and with ?bucket=hour|day per window per bucket.
+func (s *Server) handleWindowKPI(c *gin.Context) {
+	q, err := s.kpiQuery(c, analytics.LevelWindow)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	var step time.Duration
+	switch b := c.Query("bucket"); b {
+	case "", "all":
+		s.serveKPI(c, q, "windows")
+		return
+	case "hour":
+		step = time.Hour
+	case "day":
+		step = 24 * time.Hour
+	default:
+		writeError(c, s.log, apperr.New(apperr.Invalid, "bucket: %q is not hour, day or all", b))
+		return
+	}
+	loc := s.Config.Location()
+	// Buckets start at the halls' local hour or midnight.
+	l := q.From.In(loc)
+	start := time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), 0, 0, 0, loc)
+	if step == 24*time.Hour {
+		start = time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+	}
+	var bounds []time.Time
+	for t := start; t.Before(q.To); t = next(t, step, loc) {
+		bounds = append(bounds, t)
+		if len(bounds) > maxBuckets {
+			writeError(c, s.log, apperr.New(apperr.Invalid, "bucket: more than %d buckets in the range: use a coarser bucket or a shorter range", maxBuckets))
+			return
+		}
+	}
+	var out *analytics.KPITable
+	for _, b := range bounds {
+		bq := q
+		bq.From, bq.To = maxTime(b, q.From), minTime(next(b, step, loc), q.To)
+		bq.Limit = 0
+		t, err := s.Store.KPI(c.Request.Context(), bq)
+		if err != nil {
+			s.kpiError(c, err)
+			return
+		}
+		if out == nil {
+			out = &analytics.KPITable{Level: t.Level, From: q.From, To: q.To, PrevFrom: t.PrevFrom, PrevTo: t.PrevTo,
+				Columns: append([]string{"bucket"}, t.Columns...)}
+		}
+		for _, r := range t.Rows {
+			out.Rows = append(out.Rows, append([]any{b.Format(time.RFC3339)}, r...))
+		}
+	}
+	if out == nil {
+		out = &analytics.KPITable{Level: q.Level, From: q.From, To: q.To, Columns: append([]string{"bucket"}, analytics.KeyColumns(q.Level)...)}
+	}
+	s.writeKPI(c, q, out, "windows-by-"+c.Query("bucket"))
+}
+
+func next(t time.Time, step time.Duration, loc *time.Location) time.Time {
+	if step == 24*time.Hour {
+		return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
+	}
+	return t.Add(step)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func (s *Server) serveKPI(c *gin.Context, q analytics.KPIQuery, name string) {
+	t, err := s.Store.KPI(c.Request.Context(), q)
+	if err != nil {
+		s.kpiError(c, err)
+		return
+	}
+	s.writeKPI(c, q, t, name)
+}
+
+func (s *Server) kpiError(c *gin.Context, err error) {
+	if errors.Is(err, apperr.Invalid) {
+		writeError(c, s.log, err)
+		return
+	}
+	s.log.Warn("KPI query", "err", err)
+	writeError(c, s.log, apperr.New(apperr.Unavailable, "analytics unavailable: retry later"))
+}
+
+// writeKPI answers with the table: CSV as is, or JSON rows keyed by column
+// with, per row, a "key" (the key columns joined by "/"), a "name" to show
+// (from the configuration), the ratings as an array and, when comparing,
+// "previous" and "delta" objects.
+func (s *Server) writeKPI(c *gin.Context, q analytics.KPIQuery, t *analytics.KPITable, name string) {
+	if wantCSV(c) {
+		rows := make([][]string, len(t.Rows))
+		for i, r := range t.Rows {
+			rows[i] = make([]string, len(r))
+			for j, v := range r {
+				rows[i][j] = csvValue(v)
+			}
+		}
+		writeCSV(c, name+".csv", t.Columns, rows)
+		return
+	}
+	keys := analytics.KeyColumns(t.Level)
+	nkeys := len(keys)
+	if lk, ok := levelKeyCount[t.Level]; ok {
+		nkeys = lk
+	}
+	rows := make([]map[string]any, len(t.Rows))
+	for i, r := range t.Rows {
+		row := map[string]any{}
+		var prev, delta map[string]any
+		var keyParts []string
+		for j, col := range t.Columns {
+			v := r[j]
+			switch {
+			case strings.HasPrefix(col, "prev_"):
+				if prev == nil {
+					prev = map[string]any{}
+				}
+				prev[strings.TrimPrefix(col, "prev_")] = v
+			case strings.HasPrefix(col, "delta_"):
+				if delta == nil {
+					delta = map[string]any{}
+				}
+				delta[strings.TrimPrefix(col, "delta_")] = v
+			default:
+				row[col] = v
+			}
+		}
+		for _, k := range keys[:nkeys] {
+			keyParts = append(keyParts, csvValue(row[k]))
+		}
+		row["key"] = strings.Join(keyParts, "/")
+		row["name"] = s.groupName(t.Level, row)
+		row["ratings"] = []any{row["rating_1"], row["rating_2"], row["rating_3"], row["rating_4"], row["rating_5"]}
+		if prev != nil {
+			row["previous"], row["delta"] = prev, delta
+		}
+		rows[i] = row
+	}
+	resp := gin.H{"level": t.Level, "from": t.From.UTC().Format(time.RFC3339), "to": t.To.UTC().Format(time.RFC3339),
+		"columns": t.Columns, "rows": rows, "previous": nil}
+	if t.PrevFrom != nil && t.PrevTo != nil {
+		resp["previous"] = gin.H{"from": t.PrevFrom.UTC().Format(time.RFC3339), "to": t.PrevTo.UTC().Format(time.RFC3339)}
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+// levelKeyCount is how many of KeyColumns are the key (the rest are
+// attributes of the group).
+var levelKeyCount = map[analytics.Level]int{
+	analytics.LevelWindow: 2, analytics.LevelHall: 1, analytics.LevelTier: 1, analytics.LevelDepartment: 1,
+	analytics.LevelItem: 1, analytics.LevelStaff: 1, analytics.LevelHourWeekday: 2,
+}
+
+// tierNames are the tiers as the console shows them.
+var tierNames = map[string]string{"city": "市级", "district": "区级", "community": "社区"}
+
+// groupName is how a group is called in the configuration.
+func (s *Server) groupName(l analytics.Level, row map[string]any) string {
+	str := func(k string) string { v, _ := row[k].(string); return v }
+	switch l {
+	case analytics.LevelWindow:
+		if ref, ok := s.Config.FindWindow(str("window")); ok {
+			return ref.Window.Name
+		}
+		return str("window")
+	case analytics.LevelHall:
+		if h, ok := s.Config.FindHall(str("hall")); ok {
+			return h.Name
+		}
+		return str("hall")
+	case analytics.LevelTier:
+		if n, ok := tierNames[str("tier")]; ok {
+			return n
+		}
+		return str("tier")
+	case analytics.LevelItem:
+		if it, ok := s.Config.FindItem(str("item")); ok {
+			return it.Name
+		}
+		return str("item")
+	case analytics.LevelDepartment:
+		return str("department")
+	case analytics.LevelStaff:
+		return str("staff")
+	}
+	return ""
+}
+
+func csvValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return ""
+}
+
+// handleDistribution serves GET /api/v1/analytics/distribution?metric=
+// wait|handle&bucket_seconds= and the shared range and filters.
+func (s *Server) handleDistribution(c *gin.Context) {
+	q, err := s.kpiQuery(c, analytics.LevelWindow)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	dq := analytics.DistributionQuery{From: q.From, To: q.To, Metric: c.DefaultQuery("metric", "wait"),
+		Hall: q.Hall, Tier: q.Tier, Department: q.Department, Window: q.Window, Item: q.Item}
+	if v := c.Query("bucket_seconds"); v != "" {
+		if dq.BucketSeconds, err = strconv.Atoi(v); err != nil {
+			writeError(c, s.log, apperr.New(apperr.Invalid, "bucket_seconds: %q is not a number", v))
+			return
+		}
+	}
+	buckets, err := s.Store.Distribution(c.Request.Context(), dq)
+	if err != nil {
+		s.kpiError(c, err)
+		return
+	}
+	if wantCSV(c) {
+		rows := make([][]string, len(buckets))
+		for i, b := range buckets {
+			rows[i] = []string{strconv.FormatInt(b.FromS, 10), strconv.FormatInt(b.ToS, 10), strconv.FormatInt(b.Count, 10)}
+		}
+		writeCSV(c, dq.Metric+"-distribution.csv", []string{"from_s", "to_s", "count"}, rows)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"metric": dq.Metric, "from": q.From.UTC().Format(time.RFC3339), "to": q.To.UTC().Format(time.RFC3339),
+		"buckets": buckets})
+}
