@@ -75,9 +75,15 @@ func TestCaseClip(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 
-	// The listing shows the interval and its segments.
-	status, _, body := h.get(t, auditor, "/api/v1/cases/CM-7/recordings", nil)
-	require.Equal(t, http.StatusOK, status, string(body))
+	// The listing shows the interval and its segments. A 202 means the
+	// events are durable in the spool; the writer stores them a moment
+	// later.
+	var status int
+	var body []byte
+	require.Eventually(t, func() bool {
+		status, _, body = h.get(t, auditor, "/api/v1/cases/CM-7/recordings", nil)
+		return status == http.StatusOK
+	}, 15*time.Second, 100*time.Millisecond, "the case is stored")
 	var listing struct {
 		Intervals []struct {
 			Window   string
