@@ -41,7 +41,6 @@ test: deps build vet
 # A short run of each fuzz target: long enough to find shallow crashes.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 15s ./ingest/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime 10s ./ingest/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketize$$' -fuzztime 10s ./streaming/
 
 bench: deps build
