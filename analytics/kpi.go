@@ -127,18 +127,7 @@ func (t *KPITable) WriteCSV(w io.Writer) error {
 	rec := make([]string, len(t.Columns))
 	for _, row := range t.Rows {
 		for i, v := range row {
-			switch v := v.(type) {
-			case nil:
-				rec[i] = ""
-			case string:
-				rec[i] = v
-			case int64:
-				rec[i] = strconv.FormatInt(v, 10)
-			case float64:
-				rec[i] = strconv.FormatFloat(v, 'f', -1, 64)
-			default:
-				rec[i] = fmt.Sprint(v)
-			}
+			rec[i] = FormatValue(v)
 		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("analytics: write KPI CSV: %w", err)
@@ -149,6 +138,22 @@ func (t *KPITable) WriteCSV(w io.Writer) error {
 		return fmt.Errorf("analytics: write KPI CSV: %w", err)
 	}
 	return nil
+}
+
+// FormatValue writes a KPITable value as text: empty for an absent value,
+// floats in full precision.
+func FormatValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 // kpiColumns are the KPI columns, in order:
@@ -200,6 +205,12 @@ func KeyColumns(l Level) []string {
 		return nil
 	}
 	return append(append([]string(nil), k.keys...), k.attrs...)
+}
+
+// GroupKeys returns the key columns of a level alone (without the
+// attributes KeyColumns adds), or nil for an unknown level.
+func GroupKeys(l Level) []string {
+	return append([]string(nil), levelKeys[l].keys...)
 }
 
 var zoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-/]*$`)

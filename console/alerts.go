@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -186,7 +187,7 @@ func alertFilter(c *gin.Context) (analytics.AlertFilter, string, error) {
 	if f.Severity != "" && f.Severity != "yellow" && f.Severity != "red" {
 		return f, "", apperr.New(apperr.Invalid, "severity: %q is not yellow or red", f.Severity)
 	}
-	if f.Kind != "" && !validKind(f.Kind) {
+	if f.Kind != "" && !slices.Contains(supervision.Kinds, f.Kind) {
 		return f, "", apperr.New(apperr.Invalid, "kind: %q is not one of %s", f.Kind, strings.Join(supervision.Kinds, ", "))
 	}
 	switch st := c.DefaultQuery("state", "all"); st {
@@ -197,15 +198,6 @@ func alertFilter(c *gin.Context) (analytics.AlertFilter, string, error) {
 		return f, "", apperr.New(apperr.Invalid, "state: %q is not open or all", st)
 	}
 	return f, c.Query("window"), nil
-}
-
-func validKind(k string) bool {
-	for _, x := range supervision.Kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 // handleAlerts lists alerts, newest first: ?from=&to= (default the last 7

@@ -206,17 +206,13 @@ func (s *Server) writeKPI(c *gin.Context, q analytics.KPIQuery, t *analytics.KPI
 		for i, r := range t.Rows {
 			rows[i] = make([]string, len(r))
 			for j, v := range r {
-				rows[i][j] = csvValue(v)
+				rows[i][j] = analytics.FormatValue(v)
 			}
 		}
 		writeCSV(c, name+".csv", t.Columns, rows)
 		return
 	}
-	keys := analytics.KeyColumns(t.Level)
-	nkeys := len(keys)
-	if lk, ok := levelKeyCount[t.Level]; ok {
-		nkeys = lk
-	}
+	keys := analytics.GroupKeys(t.Level)
 	rows := make([]map[string]any, len(t.Rows))
 	for i, r := range t.Rows {
 		row := map[string]any{}
@@ -239,8 +235,8 @@ func (s *Server) writeKPI(c *gin.Context, q analytics.KPIQuery, t *analytics.KPI
 				row[col] = v
 			}
 		}
-		for _, k := range keys[:nkeys] {
-			keyParts = append(keyParts, csvValue(row[k]))
+		for _, k := range keys {
+			keyParts = append(keyParts, analytics.FormatValue(row[k]))
 		}
 		row["key"] = strings.Join(keyParts, "/")
 		row["name"] = s.groupName(t.Level, row)
@@ -256,13 +252,6 @@ func (s *Server) writeKPI(c *gin.Context, q analytics.KPIQuery, t *analytics.KPI
 		resp["previous"] = gin.H{"from": t.PrevFrom.UTC().Format(time.RFC3339), "to": t.PrevTo.UTC().Format(time.RFC3339)}
 	}
 	c.JSON(http.StatusOK, resp)
-}
-
-// levelKeyCount is how many of KeyColumns are the key (the rest are
-// attributes of the group).
-var levelKeyCount = map[analytics.Level]int{
-	analytics.LevelWindow: 2, analytics.LevelHall: 1, analytics.LevelTier: 1, analytics.LevelDepartment: 1,
-	analytics.LevelItem: 1, analytics.LevelStaff: 1, analytics.LevelHourWeekday: 2,
 }
 
 // tierNames are the tiers as the console shows them.
@@ -296,20 +285,6 @@ func (s *Server) groupName(l analytics.Level, row map[string]any) string {
 		return str("department")
 	case analytics.LevelStaff:
 		return str("staff")
-	}
-	return ""
-}
-
-func csvValue(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
 }

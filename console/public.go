@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,22 +75,13 @@ func (s *Server) itemView(it *config.Item) publicItemView {
 	}
 	for _, h := range s.Config.Halls {
 		for _, w := range h.Windows {
-			if contains(w.Items, it.Code) {
+			if slices.Contains(w.Items, it.Code) {
 				v.Halls = append(v.Halls, h.ID)
 				break
 			}
 		}
 	}
 	return v
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // handlePublicItems lists the item catalog: ?department= keeps one

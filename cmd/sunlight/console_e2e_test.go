@@ -28,13 +28,7 @@ import (
 // public lookup shows progress without personal data. Every step saves a
 // screenshot (the test's artifact dir; also $SUNLIGHT_SCREENSHOTS).
 func TestConsoleInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is required in CI (make deps installs it)")
-		}
-		t.Skip("chromium is not installed (make deps)")
-	}
+	chromium := requireChromium(t)
 	h := startConsoleHall(t)
 	if !h.consoleBuilt(t) {
 		t.Skip("the web console was not built into the binary: run make web (make test does)")

@@ -253,13 +253,7 @@ func TestLiveWHEPErrors(t *testing.T) {
 // console's WHEP endpoint: the video gets its 640-pixel width and keeps
 // playing for 5 s.
 func TestLiveInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is required in CI (make deps installs it)")
-		}
-		t.Skip("chromium is not installed (make deps)")
-	}
+	chromium := requireChromium(t)
 	h := startLiveHall(t)
 	h.waitOnline(t, h.token(t, console.RoleInspector), "A01")
 
@@ -273,7 +267,7 @@ func TestLiveInBrowser(t *testing.T) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelTimeout()
 
-	_, err = chromedp.Run(ctx, chromedp.Navigate(h.url+"/live-test#window=A01&user=inspector&pass=inspectorinspector"))
+	_, err := chromedp.Run(ctx, chromedp.Navigate(h.url+"/live-test#window=A01&user=inspector&pass=inspectorinspector"))
 	require.NoError(t, err)
 	width, err := chromedp.Run(ctx, chromedp.Poll[int](`(() => { const v = document.getElementById('video');
 		if (window.sunlightLive.error) throw new Error(window.sunlightLive.error);

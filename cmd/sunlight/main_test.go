@@ -47,6 +47,20 @@ func freeUDPPort(t *testing.T) int {
 	return conn.LocalAddr().(*net.UDPAddr).Port
 }
 
+// requireChromium returns Debian's chromium; it skips the test without
+// one, except in CI, where make deps installs it.
+func requireChromium(t *testing.T) string {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is required in CI (make deps installs it)")
+		}
+		t.Skip("chromium is not installed (make deps)")
+	}
+	return chromium
+}
+
 // startSunlight runs the binary with args in the background; its output
 // goes to a buffer shown when the test fails.
 func startSunlight(t *testing.T, args ...string) *exec.Cmd {
