@@ -73,7 +73,7 @@ func TestEventWriterDrainsAndResumes(t *testing.T) {
 	state := filepath.Join(dir, "writer.json")
 	// The writer's clock stays on the morning, so no day closes.
 	clock := func() time.Time { return time.Date(2026, 11, 23, 1, 20, 0, 0, time.UTC) }
-	w := &analytics.EventWriter{Spool: sp, Store: s, Tracker: tracker.New(cfg), Location: cfg.Location(), StatePath: state, Now: clock}
+	w := &analytics.EventWriter{Spool: sp, Store: s, Tracker: tracker.New(cfg), Location: cfg.Location(), StatePath: state, Now: clock, Interval: -1}
 	require.NoError(t, w.Initialize(t.Context()))
 	stop := run(w)
 	require.NoError(t, intake.Accept(t.Context(), morning))
@@ -87,7 +87,7 @@ func TestEventWriterDrainsAndResumes(t *testing.T) {
 	require.Equal(t, uint64(6), w.Stats().Duplicates)
 
 	// Restart: a new tracker learns that A002 waits since 09:10.
-	w2 := &analytics.EventWriter{Spool: sp, Store: s, Tracker: tracker.New(cfg), Location: cfg.Location(), StatePath: state, Now: clock}
+	w2 := &analytics.EventWriter{Spool: sp, Store: s, Tracker: tracker.New(cfg), Location: cfg.Location(), StatePath: state, Now: clock, Interval: -1}
 	require.NoError(t, w2.Initialize(t.Context()))
 	stop = run(w2)
 	defer stop()

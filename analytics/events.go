@@ -99,30 +99,59 @@ func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]i
 	if err != nil {
 		return nil, err
 	}
-	rows, err := newExternalTable(externalInsertTable, eventColumns)
-	if err != nil {
-		return nil, err
-	}
 	received, _, _ := timeParts(s.now())
 	fresh := make([]ingest.Event, 0, len(batch))
+	c := newEventCols(len(batch))
 	for _, r := range batch {
 		if _, ok := stored[r.ev.EventID]; ok {
 			continue
 		}
-		ev := r.ev
-		if err := rows.Append(ev.EventID, string(ev.Type), r.sec, r.ms, ev.Hall, ev.Window,
-			ev.CaseID, ev.Ticket, ev.Item, ev.Staff, r.rating, received); err != nil {
-			return nil, fmt.Errorf("analytics: insert events: %w", err)
-		}
-		fresh = append(fresh, ev)
+		c.add(r.ev, r.sec, r.ms, r.rating, received)
+		fresh = append(fresh, r.ev)
 	}
 	if len(fresh) == 0 {
 		return nil, nil
+	}
+	rows, err := newExternalTable(externalInsertTable, eventColumns)
+	if err != nil {
+		return nil, err
+	}
+	if err := appendColumns(rows, c.id, c.typ, c.ts, c.ms, c.hall, c.window, c.caseID, c.ticket, c.item, c.staff, c.rating, c.received); err != nil {
+		return nil, err
 	}
 	if err := s.insertExternal(ctx, "events", eventColumns, rows); err != nil {
 		return nil, err
 	}
 	return fresh, nil
+}
+
+// eventCols holds events as the columns of eventColumns.
+type eventCols struct {
+	id, typ, hall, window, caseID, ticket, item, staff []string
+	ts, received                                       []time.Time
+	ms                                                 []uint16
+	rating                                             []uint8
+}
+
+func newEventCols(n int) *eventCols {
+	str := func() []string { return make([]string, 0, n) }
+	return &eventCols{id: str(), typ: str(), hall: str(), window: str(), caseID: str(), ticket: str(), item: str(), staff: str(),
+		ts: make([]time.Time, 0, n), received: make([]time.Time, 0, n), ms: make([]uint16, 0, n), rating: make([]uint8, 0, n)}
+}
+
+func (c *eventCols) add(ev ingest.Event, sec time.Time, ms uint16, rating uint8, received time.Time) {
+	c.id = append(c.id, ev.EventID)
+	c.typ = append(c.typ, string(ev.Type))
+	c.ts = append(c.ts, sec)
+	c.ms = append(c.ms, ms)
+	c.hall = append(c.hall, ev.Hall)
+	c.window = append(c.window, ev.Window)
+	c.caseID = append(c.caseID, ev.CaseID)
+	c.ticket = append(c.ticket, ev.Ticket)
+	c.item = append(c.item, ev.Item)
+	c.staff = append(c.staff, ev.Staff)
+	c.rating = append(c.rating, rating)
+	c.received = append(c.received, received)
 }
 
 // storedEventIDs returns which of ids the events table holds already among
@@ -132,10 +161,12 @@ func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}, min
 	if err != nil {
 		return nil, err
 	}
+	list := make([]string, 0, len(ids))
 	for id := range ids {
-		if err := t.Append(id); err != nil {
-			return nil, fmt.Errorf("analytics: look up event ids: %w", err)
-		}
+		list = append(list, id)
+	}
+	if err := appendColumns(t, list); err != nil {
+		return nil, err
 	}
 	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)),
 		`SELECT DISTINCT event_id FROM events

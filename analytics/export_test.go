@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/sunlight-gov/sunlight/analytics/tracker"
 )
 
 // SetHealthWriterTick makes w flush when tick fires instead of every
@@ -25,4 +27,9 @@ func RerunMigrations(ctx context.Context, s *Store) error {
 		}
 	}
 	return nil
+}
+
+// InsertFactsUnstored is insertFacts: it also returns the rows not stored.
+func InsertFactsUnstored(ctx context.Context, s *Store, f *tracker.Facts) (tracker.Facts, error) {
+	return s.insertFacts(ctx, f)
 }

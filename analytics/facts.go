@@ -74,48 +74,67 @@ var factsMu sync.Mutex
 // call with ErrInvalidFact before anything is written; zero times are
 // stored as 1970-01-01.
 func (s *Store) InsertFacts(ctx context.Context, f *tracker.Facts) error {
+	_, err := s.insertFacts(ctx, f)
+	return err
+}
+
+// insertFacts is InsertFacts, returning when it fails the rows that were
+// not stored (the tables are inserted at once, and some may have been), so
+// that a retry does not store a table's rows twice.
+func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tracker.Facts, err error) {
 	if f == nil || f.Len() == 0 {
-		return nil
+		return tracker.Facts{}, nil
 	}
 	visits, err := visitRows(f.Visits)
 	if err != nil {
-		return err
+		return *f, err
 	}
 	spans, err := spanRows(f.Spans)
 	if err != nil {
-		return err
+		return *f, err
 	}
 	ratings, err := ratingRows(f.Ratings)
 	if err != nil {
-		return err
+		return *f, err
 	}
 	for _, c := range f.Cases {
 		for _, t := range []time.Time{c.Accepted, c.Deadline, c.Completed} {
 			if _, err := factTime(t); err != nil {
-				return fmt.Errorf("case %s: %w", c.CaseID, err)
+				return *f, fmt.Errorf("case %s: %w", c.CaseID, err)
 			}
 		}
 	}
 
 	factsMu.Lock()
 	defer factsMu.Unlock()
-	for _, ins := range []struct {
-		table string
-		cols  []column
-		rows  [][]any
-	}{{"visits", visitColumns, visits}, {"window_spans", spanColumns, spans}, {"ratings", ratingColumns, ratings}} {
-		if err := s.insertRows(ctx, ins.table, ins.cols, ins.rows); err != nil {
-			return err
-		}
+	// The four tables are inserted at once: ClickHouse works on each
+	// insert (and the views it feeds) in its own thread.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	insert := func(table string, cols []column, rows func() ([][]any, error), failed func()) {
+		wg.Go(func() {
+			r, err := rows()
+			if err == nil {
+				err = s.insertRows(ctx, table, cols, r)
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				failed()
+				mu.Unlock()
+			}
+		})
 	}
-	if len(f.Cases) == 0 {
-		return nil
+	ready := func(r [][]any) func() ([][]any, error) { return func() ([][]any, error) { return r, nil } }
+	insert("visits", visitColumns, ready(visits), func() { unstored.Visits = f.Visits })
+	insert("window_spans", spanColumns, ready(spans), func() { unstored.Spans = f.Spans })
+	insert("ratings", ratingColumns, ready(ratings), func() { unstored.Ratings = f.Ratings })
+	if len(f.Cases) > 0 {
+		insert("cases", caseColumns, func() ([][]any, error) { return s.newCaseRows(ctx, f.Cases) }, func() { unstored.Cases = f.Cases })
 	}
-	cases, err := s.newCaseRows(ctx, f.Cases)
-	if err != nil {
-		return err
-	}
-	return s.insertRows(ctx, "cases", caseColumns, cases)
+	wg.Wait()
+	return unstored, errors.Join(errs...)
 }
 
 // newCaseRows returns the rows of cases to insert: all of them except the

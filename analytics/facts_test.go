@@ -59,3 +59,30 @@ func TestInsertFacts(t *testing.T) {
 	require.Equal(t, int64(0), called.Unix())
 	require.Zero(t, wait+handle+uint32(met))
 }
+
+// A table whose insert fails does not make the others' rows count twice:
+// the rows not stored are handed back, and storing those completes the set.
+func TestInsertFactsPartialFailure(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	count := func(table string) uint64 {
+		t.Helper()
+		var n uint64
+		require.NoError(t, s.Conn().QueryRow(ctx, "SELECT count() FROM "+table).Scan(&n))
+		return n
+	}
+	f := kpiFixture()
+	require.NoError(t, s.Conn().Exec(ctx, "RENAME TABLE ratings TO ratings_away"))
+	unstored, err := analytics.InsertFactsUnstored(ctx, s, f)
+	require.Error(t, err)
+	require.NoError(t, s.Conn().Exec(ctx, "RENAME TABLE ratings_away TO ratings"))
+	require.Equal(t, tracker.Facts{Ratings: f.Ratings}, unstored, "only the ratings are left to store")
+
+	unstored, err = analytics.InsertFactsUnstored(ctx, s, &unstored)
+	require.NoError(t, err)
+	require.Zero(t, unstored.Len())
+	require.Equal(t, uint64(len(f.Visits)), count("visits"))
+	require.Equal(t, uint64(len(f.Spans)), count("window_spans"))
+	require.Equal(t, uint64(len(f.Ratings)), count("ratings"))
+	require.Equal(t, uint64(len(f.Cases)), count("cases"))
+}

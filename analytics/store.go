@@ -230,6 +230,24 @@ func newExternalTable(name string, cols []column) (*ext.Table, error) {
 	return t, nil
 }
 
+// appendColumns appends whole columns to t, one slice per column in t's
+// column order, all of one length ([]string for String, []time.Time for
+// DateTime, []uint8 for UInt8…). A column at a time costs a fraction of a
+// row at a time, which converts every value through an interface: it is
+// how the event path, a million rows a minute, fills its tables.
+func appendColumns(t *ext.Table, cols ...any) error {
+	block := t.Block()
+	if len(cols) != len(block.Columns) {
+		return fmt.Errorf("analytics: external table %s: %d columns given, it has %d", t.Name(), len(cols), len(block.Columns))
+	}
+	for i, c := range cols {
+		if _, err := block.Columns[i].Append(c); err != nil {
+			return fmt.Errorf("analytics: external table %s, column %s: %w", t.Name(), block.Columns[i].Name(), err)
+		}
+	}
+	return nil
+}
+
 // insertExternal inserts the rows of rowsTable (made by newExternalTable with
 // the name externalInsertTable and the same columns) into table, as
 // "INSERT INTO table (cols) SELECT cols FROM <external table>". This is how

@@ -82,7 +82,7 @@ func newTestServer(t *testing.T) *testServer {
 	// The real intake: a spool drained by an event writer into ClickHouse.
 	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
 	require.NoError(t, err)
-	w := &analytics.EventWriter{Spool: sp, Store: store, Tracker: tracker.New(cfg), Location: cfg.Location()}
+	w := &analytics.EventWriter{Spool: sp, Store: store, Tracker: tracker.New(cfg), Location: cfg.Location(), Interval: -1}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()

@@ -14,7 +14,7 @@ type recentSet struct {
 }
 
 func newRecentSet(n int) recentSet {
-	return recentSet{seed: maphash.MakeSeed(), ring: make([]uint64, n), set: map[uint64]struct{}{}}
+	return recentSet{seed: maphash.MakeSeed(), ring: make([]uint64, n), set: make(map[uint64]struct{}, n)}
 }
 
 // add records id and reports whether it was new.

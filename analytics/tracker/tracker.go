@@ -25,6 +25,10 @@ type Tracker struct {
 	// DefaultTargetWait is the target wait of an item whose own
 	// target_wait_minutes is 0; New sets 15 minutes.
 	DefaultTargetWait time.Duration
+	// UniqueEvents says that the caller applies each event once (the
+	// event writer applies only the events the store found new), so
+	// Apply skips its own check for re-sent ids, a map lookup per event.
+	UniqueEvents bool
 
 	loc     *time.Location
 	cal     *config.WorkCalendar
@@ -141,7 +145,7 @@ func (t *Tracker) Apply(ev ingest.Event, out *Facts) {
 	if h == nil {
 		return
 	}
-	if ev.EventID != "" && !t.recent.add(ev.EventID) {
+	if !t.UniqueEvents && ev.EventID != "" && !t.recent.add(ev.EventID) {
 		return
 	}
 	ts := ev.TS.UTC()

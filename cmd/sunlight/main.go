@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -44,7 +45,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		<-ctx.Done()
 		stop()
 	}()
-	var err error
+	stopProfile, err := startCPUProfile(os.Getenv("SUNLIGHT_CPU_PROFILE"))
+	if err != nil {
+		fmt.Fprintf(stderr, "sunlight: SUNLIGHT_CPU_PROFILE: %v\n", err)
+		return 1
+	}
+	defer stopProfile()
 	switch args[0] {
 	case "serve":
 		err = serve(ctx, args[1:], stderr)
@@ -69,6 +75,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile writes a CPU profile of the whole command to file (none
+// for ""): for finding where a benchmark's server time goes, as in
+// SUNLIGHT_CPU_PROFILE=/tmp/serve.pprof make bench.
+func startCPUProfile(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // usageError marks a mistake in the command line (exit code 2).

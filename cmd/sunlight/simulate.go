@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sunlight-gov/sunlight/analytics"
-	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/internal/config"
 	"github.com/sunlight-gov/sunlight/simulator"
 )
@@ -131,7 +130,7 @@ func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline
 		return fmt.Errorf("backfill needs ClickHouse at %v (start `sunlight serve` first when it is managed): %w", addrs, err)
 	}
 	defer store.Close()
-	w := &analytics.EventWriter{Store: store, Tracker: tracker.New(cfg), Location: cfg.Location()}
+	w := &analytics.EventWriter{Store: store, Tracker: uniqueEventsTracker(cfg), Location: cfg.Location()}
 	// Backfill prints its progress and a closing "backfill done" line.
 	if _, err := simulator.Backfill(ctx, tl, w, from, to, stdout); err != nil {
 		return fmt.Errorf("backfill: %w", err)

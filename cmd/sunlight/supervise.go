@@ -61,7 +61,7 @@ func startSupervision(ctx context.Context, cfg *config.Config, store *analytics.
 	}
 	s := &supervisor{cfg: cfg, store: store, log: log.With("component", "supervision"), spool: sp, wake: make(chan struct{}, 1)}
 	s.writer = &analytics.EventWriter{
-		Spool: sp, Store: store, Tracker: tracker.New(cfg), Location: cfg.Location(),
+		Spool: sp, Store: store, Tracker: uniqueEventsTracker(cfg), Location: cfg.Location(),
 		BatchEvents: cfg.Intake.BatchEvents, StatePath: filepath.Join(cfg.DataDir, "event-writer.json"), Logger: log,
 	}
 	if err := s.writer.Initialize(ctx); err != nil {
@@ -86,6 +86,14 @@ func startSupervision(ctx context.Context, cfg *config.Config, store *analytics.
 	go s.tickLoop(rctx)
 	go s.saveLoop(rctx)
 	return s, nil
+}
+
+// uniqueEventsTracker is the event writer's Tracker: the writer applies
+// only the events the store found new.
+func uniqueEventsTracker(cfg *config.Config) *tracker.Tracker {
+	t := tracker.New(cfg)
+	t.UniqueEvents = true
+	return t
 }
 
 func rulesOf(c config.Supervision) supervision.Rules {
@@ -214,6 +222,12 @@ func (s *supervisor) tickLoop(ctx context.Context) {
 	}
 }
 
+// saveEvery is the shortest time between two alert inserts: a burst of
+// alerts (a backlog replayed, a hall going wrong at once) is stored in one
+// insert rather than one per batch of events, which would make ClickHouse
+// write and merge a part each time. Consoles get alerts at once anyway.
+const saveEvery = time.Second
+
 // saveLoop stores alerts, retrying while ClickHouse is down.
 func (s *supervisor) saveLoop(ctx context.Context) {
 	defer s.wg.Done()
@@ -225,6 +239,13 @@ func (s *supervisor) saveLoop(ctx context.Context) {
 			return
 		case <-s.wake:
 		case <-time.After(backoff):
+		}
+		// Let the rest of a burst arrive.
+		select {
+		case <-ctx.Done():
+			s.saveAlerts(context.Background())
+			return
+		case <-time.After(saveEvery):
 		}
 		if err := s.saveAlerts(ctx); err != nil {
 			s.log.Warn("alerts not stored yet: retrying", "err", err)

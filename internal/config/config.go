@@ -115,7 +115,7 @@ type Intake struct {
 	SpoolMaxMB int `yaml:"spool_max_mb"`
 	// MaxBodyKB bounds one POST /api/v1/events body. Default 8192.
 	MaxBodyKB int `yaml:"max_body_kb"`
-	// BatchEvents is the most events the writer inserts at once. Default 50000.
+	// BatchEvents is the most events the writer inserts at once. Default 200000.
 	BatchEvents int `yaml:"batch_events"`
 }
 
@@ -298,7 +298,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Intake.SpoolDir, filepath.Join(c.DataDir, "spool"))
 	defInt(&c.Intake.SpoolMaxMB, 1024)
 	defInt(&c.Intake.MaxBodyKB, 8192)
-	defInt(&c.Intake.BatchEvents, 50000)
+	defInt(&c.Intake.BatchEvents, 200000)
 	if c.Supervision.CaseWarnShare == 0 {
 		c.Supervision.CaseWarnShare = 0.8
 	}
