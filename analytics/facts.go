@@ -107,6 +107,10 @@ func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tra
 
 	factsMu.Lock()
 	defer factsMu.Unlock()
+	if from, to, ok := factsSpan(f); ok {
+		s.kpis.writing(from, to)
+		defer s.kpis.writing(from, to)
+	}
 	// The four tables are inserted at once: ClickHouse works on each
 	// insert (and the views it feeds) in its own thread.
 	var wg sync.WaitGroup

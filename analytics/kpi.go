@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,6 +79,9 @@ type KPIQuery struct {
 	// Both give the same results. 0 means DefaultMaxDirectVisits; negative
 	// means always the rollups.
 	MaxDirectVisits int64
+	// Fresh reads ClickHouse even for statements whose rows the store
+	// keeps (see kpiCache): for measuring, and for checking the cache.
+	Fresh bool
 }
 
 // DefaultMaxDirectVisits is KPIQuery.MaxDirectVisits when zero. On the
@@ -260,18 +264,31 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 			}
 			sql := k.sql(q, p[0], p[1])
 			if k.name == "visits" && q.MaxDirectVisits >= 0 {
-				n, err := s.countVisits(ctx, p[0], p[1])
-				if err != nil {
-					return nil, err
-				}
-				if n <= q.MaxDirectVisits {
-					sql = k.directSQL(q, p[0], p[1])
+				direct := k.directSQL(q, p[0], p[1])
+				switch {
+				case !q.Fresh && s.kpis.has(direct):
+					sql = direct
+				case !q.Fresh && s.kpis.has(sql):
+				default:
+					n, err := s.countVisits(ctx, p[0], p[1])
+					if err != nil {
+						return nil, err
+					}
+					if n <= q.MaxDirectVisits {
+						sql = direct
+					}
 				}
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rows, err := s.kindRows(ctx, k, q.Level, sql)
+				rows, hit, writes := s.kpis.get(sql)
+				var err error
+				if !hit || q.Fresh {
+					if rows, err = s.kindRows(ctx, k, q.Level, sql); err == nil {
+						s.kpis.put(sql, p[0], p[1], rows, writes)
+					}
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -281,7 +298,7 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 				for _, r := range rows {
 					acc := groups[i][r.key]
 					if acc == nil {
-						acc = &kpiAcc{keys: r.keys, attrs: r.attrs}
+						acc = &kpiAcc{keys: r.keys, attrs: slices.Clone(r.attrs)} // rows may be cached: not theirs to change
 						groups[i][r.key] = acc
 					}
 					acc.add(k, r)

@@ -127,6 +127,7 @@ var factKinds = []*factKind{
 			{"visits_hourly", dimsAll, hourSeconds},
 			{"visits_window_hourly", dimsWindow, hourSeconds},
 			{"visits_hall_hourly", dimsHall, hourSeconds},
+			{"visits_network_hourly", 0, hourSeconds},
 			{"visits_window_daily", dimsWindow, daySeconds},
 			{"visits_hall_daily", dimsHall, daySeconds},
 			{"visits_window_weekly", dimsWindow, weekSeconds},

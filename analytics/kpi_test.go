@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"bytes"
 	"encoding/csv"
+	"slices"
 	"testing"
 	"time"
 
@@ -533,4 +534,81 @@ func TestKPIRejectsBadQueries(t *testing.T) {
 	// Two years exactly is fine.
 	_, err := s.KPI(t.Context(), analytics.KPIQuery{From: from, To: from.AddDate(2, 0, 0), Level: analytics.LevelHall})
 	require.NoError(t, err)
+}
+
+// The store keeps a period's KPI rows until facts in that period are
+// stored: a visit added inside the range shows at once, one outside it
+// leaves the kept rows be, and Fresh reads ClickHouse again.
+func TestKPICacheFollowsFacts(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	require.NoError(t, s.InsertFacts(ctx, kpiFixture()))
+	q := analytics.KPIQuery{Level: analytics.LevelHall, From: kpiFrom, To: kpiTo, Location: time.UTC, Compare: true}
+	tickets := func(tab *analytics.KPITable, hall string, col string) int64 {
+		t.Helper()
+		ci := slices.Index(tab.Columns, col)
+		require.GreaterOrEqual(t, ci, 0, col)
+		for _, r := range tab.Rows {
+			if r[0] == hall {
+				return r[ci].(int64)
+			}
+		}
+		t.Fatalf("no row of hall %s", hall)
+		return 0
+	}
+	kpi := func(q analytics.KPIQuery) *analytics.KPITable {
+		t.Helper()
+		tab, err := s.KPI(ctx, q)
+		require.NoError(t, err)
+		return tab
+	}
+	first := kpi(q)
+	require.Equal(t, first, kpi(q), "the same answer again")
+	base := tickets(first, "dist-east", "tickets")
+
+	// Stored behind the store's back: not seen while the rows are kept…
+	require.NoError(t, s.Conn().Exec(ctx, `INSERT INTO visits (issued, tier, hall, department, `+"`window`"+`, item, staff, ticket, case_id, outcome,
+		called, started, ended, calls, wait_seconds, handle_seconds, met_target)
+		SELECT toDateTime('2026-03-03 04:00:00', 'UTC'), 'district', 'dist-east', 'market', 'B01', 'SC-001', 'E2', 'X1', '', 'abandoned',
+			toDateTime(0, 'UTC'), toDateTime(0, 'UTC'), toDateTime(0, 'UTC'), 0, 0, 0, 0`))
+	require.Equal(t, base, tickets(kpi(q), "dist-east", "tickets"), "rows kept")
+	// …and by a fresh read.
+	require.Equal(t, base+1, tickets(kpi(analytics.KPIQuery{Level: q.Level, From: q.From, To: q.To, Location: q.Location, Compare: true, Fresh: true}), "dist-east", "tickets"))
+
+	// A visit stored through the store in the range is seen at once…
+	v := visit("dist-east", "district", "B01", "market", "SC-001", "E2", "X2", tracker.Abandoned, at(3, 5, 0), 0, 0, false, 0)
+	require.NoError(t, s.InsertFacts(ctx, &tracker.Facts{Visits: []tracker.Visit{v}}))
+	require.Equal(t, base+2, tickets(kpi(q), "dist-east", "tickets"))
+	// …in the previous period too.
+	prev := tickets(kpi(q), "dist-east", "prev_tickets")
+	v.Ticket, v.Issued = "X3", kpiFrom.Add(-time.Hour)
+	require.NoError(t, s.InsertFacts(ctx, &tracker.Facts{Visits: []tracker.Visit{v}}))
+	require.Equal(t, prev+1, tickets(kpi(q), "dist-east", "prev_tickets"))
+	require.Equal(t, base+2, tickets(kpi(q), "dist-east", "tickets"))
+}
+
+// Migration 0009 fills the network rollup from the hall rollup for the
+// visits stored before it, once: run again, it adds nothing.
+func TestNetworkRollupBackfill(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	require.NoError(t, s.InsertFacts(ctx, kpiFixture()))
+	sums := func() (tickets, served uint64) {
+		t.Helper()
+		require.NoError(t, s.Conn().QueryRow(ctx,
+			`SELECT sumMerge(tickets), sumMerge(served) FROM visits_network_hourly`).Scan(&tickets, &served))
+		return
+	}
+	var visits, served uint64
+	require.NoError(t, s.Conn().QueryRow(ctx, `SELECT count(), countIf(outcome = 'served') FROM visits`).Scan(&visits, &served))
+	gotT, gotS := sums()
+	require.Equal(t, [2]uint64{visits, served}, [2]uint64{gotT, gotS}, "filled as visits are stored")
+
+	require.NoError(t, s.Conn().Exec(ctx, `TRUNCATE TABLE visits_network_hourly`))
+	require.NoError(t, analytics.RerunMigrations(ctx, s))
+	gotT, gotS = sums()
+	require.Equal(t, [2]uint64{visits, served}, [2]uint64{gotT, gotS}, "filled by the migration")
+	require.NoError(t, analytics.RerunMigrations(ctx, s))
+	gotT, gotS = sums()
+	require.Equal(t, [2]uint64{visits, served}, [2]uint64{gotT, gotS}, "not filled twice")
 }

@@ -75,6 +75,8 @@ type Store struct {
 	// insertMu serializes InsertEvents so that the duplicate check and the
 	// insert of one batch are not interleaved with another batch's.
 	insertMu sync.Mutex
+	// kpis keeps KPI statements' rows until facts in their range change.
+	kpis kpiCache
 	// ackMu serializes AckAlert so that the first acknowledgement of an
 	// alert is the only one written.
 	ackMu sync.Mutex
