@@ -7,6 +7,11 @@ import (
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
 )
 
+// kpiCacheTTL is how long rows are kept at most: facts stored by another
+// program (a "sunlight simulate --backfill" beside the server) are seen
+// within it.
+const kpiCacheTTL = 2 * time.Minute
+
 // kpiCacheEntries bounds the statements kpiCache keeps (the oldest go
 // first). A window-level statement is a few thousand rows.
 const kpiCacheEntries = 256
@@ -17,8 +22,8 @@ const kpiCacheEntries = 256
 // the previous period of a comparison, last quarter by hour and
 // weekday — are read from ClickHouse once. Facts reach ClickHouse through
 // Store.InsertFacts alone, which drops the entries whose range overlaps the
-// times of what it stores; a write by another program is not seen (a
-// restart of the server clears the cache).
+// times of what it stores; a write by another program is seen once the
+// rows expire (kpiCacheTTL).
 //
 // A statement that ran while facts were being stored may have read some of
 // them and not others: its rows are not kept (writes counts the starts and
@@ -28,11 +33,29 @@ type kpiCache struct {
 	writes  uint64
 	entries map[string]*kpiCacheEntry
 	order   []string // keys, oldest first
+	now     func() time.Time
 }
 
 type kpiCacheEntry struct {
 	from, to int64 // the statement's range, Unix seconds [from, to)
 	rows     []kindRow
+	expires  time.Time
+}
+
+func (c *kpiCache) clock() time.Time {
+	if c.now == nil {
+		return time.Now()
+	}
+	return c.now()
+}
+
+// live returns the entry of sql unless it has expired.
+func (c *kpiCache) live(sql string) (*kpiCacheEntry, bool) {
+	e, ok := c.entries[sql]
+	if !ok || !c.clock().Before(e.expires) {
+		return nil, false
+	}
+	return e, true
 }
 
 // get returns the rows kept for the statement sql, and the write count to
@@ -40,7 +63,7 @@ type kpiCacheEntry struct {
 func (c *kpiCache) get(sql string) (rows []kindRow, ok bool, writes uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, hit := c.entries[sql]; hit {
+	if e, hit := c.live(sql); hit {
 		return e.rows, true, c.writes
 	}
 	return nil, false, c.writes
@@ -50,7 +73,7 @@ func (c *kpiCache) get(sql string) (rows []kindRow, ok bool, writes uint64) {
 func (c *kpiCache) has(sql string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.entries[sql]
+	_, ok := c.live(sql)
 	return ok
 }
 
@@ -68,7 +91,7 @@ func (c *kpiCache) put(sql string, from, to time.Time, rows []kindRow, writes ui
 	if _, ok := c.entries[sql]; !ok {
 		c.order = append(c.order, sql)
 	}
-	c.entries[sql] = &kpiCacheEntry{from: from.Unix(), to: to.Unix(), rows: rows}
+	c.entries[sql] = &kpiCacheEntry{from: from.Unix(), to: to.Unix(), rows: rows, expires: c.clock().Add(kpiCacheTTL)}
 	for len(c.order) > kpiCacheEntries {
 		delete(c.entries, c.order[0])
 		c.order = c.order[1:]

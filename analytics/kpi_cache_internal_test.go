@@ -50,6 +50,20 @@ func TestKPICacheKeepsOnlyQuietReads(t *testing.T) {
 		t.Fatal("an insert before b's range dropped it")
 	}
 
+	// Rows expire.
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	_, _, w = c.get("c")
+	c.put("c", day(7), day(8), rows, w)
+	now = now.Add(kpiCacheTTL - time.Second)
+	if _, ok, _ := c.get("c"); !ok {
+		t.Fatal("rows expired early")
+	}
+	now = now.Add(time.Second)
+	if _, ok, _ := c.get("c"); ok || c.has("c") {
+		t.Fatal("rows did not expire")
+	}
+
 	// Bounded: the oldest go first.
 	for i := range kpiCacheEntries + 10 {
 		_, _, w = c.get("")
