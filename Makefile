@@ -43,8 +43,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 15s ./ingest/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketize$$' -fuzztime 10s ./streaming/
 
+# The KPI dashboard benchmark generates this many visits (about six events
+# each): 1.7M is about 10M events; SUNLIGHT_KPI_BENCH_ROWS=17000000 make bench
+# is about 100M (some 5 minutes more to generate).
+SUNLIGHT_KPI_BENCH_ROWS ?= 1700000
+
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+	SUNLIGHT_KPI_BENCH_ROWS=$(SUNLIGHT_KPI_BENCH_ROWS) $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 # Starts ClickHouse, the server and a simulated hall with a month of history;
 # prints the console URL and the demo logins. Ctrl-C stops everything.

@@ -22,11 +22,11 @@ import (
 // hours: 800 windows in 40 halls (tiers city, district, community), 15
 // departments with 3 items each, two staff per window, 395 days of 8 open
 // hours; for N visits, 0.6 N completed cases (two rows each), 0.3 N ratings
-// and one open span per window and hour. At N = 15M that is about 90M
-// events. Rollups are merged (OPTIMIZE … FINAL) before timing, as
+// and one open span per window and hour: about six events per visit, so
+// N = 1.7M (make bench) stands for 10M events and N = 17M for 100M. Rollups are merged (OPTIMIZE … FINAL) before timing, as
 // background merges leave them in steady state.
 //
-//	SUNLIGHT_KPI_BENCH_ROWS=15000000 go test ./analytics -run '^$' -bench KPIDashboard -benchtime 40x -timeout 60m
+//	SUNLIGHT_KPI_BENCH_ROWS=17000000 go test ./analytics -run '^$' -bench KPIDashboard -benchtime 40x -timeout 60m
 func BenchmarkKPIDashboard(b *testing.B) {
 	n, _ := strconv.ParseInt(os.Getenv("SUNLIGHT_KPI_BENCH_ROWS"), 10, 64)
 	if n <= 0 {
