@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr)
+	if os.Getenv("GOGC") == "" {
+		// The intake allocates per event and keeps little: collecting at
+		// 200% rather than 100% growth cut the server's CPU per event by
+		// about a tenth in make bench. GOGC overrides it.
+		debug.SetGCPercent(200)
+	}
 
 	addrs := cfg.ClickHouse.Addr
 	if len(addrs) == 0 {
