@@ -173,7 +173,7 @@ func (w *EventWriter) Run(ctx context.Context) {
 	full := true
 	for ctx.Err() == nil {
 		if !full {
-			w.sleep(ctx, time.Until(lastRead.Add(interval)))
+			w.gather(ctx, lastRead.Add(interval), int64(batchEvents*spoolBytesPerEvent/2))
 		}
 		nctx, cancel := context.WithTimeout(ctx, advanceEvery)
 		b, err := w.Spool.Next(nctx, batchEvents, batchEvents*spoolBytesPerEvent)
@@ -215,6 +215,14 @@ func (w *EventWriter) Run(ctx context.Context) {
 			}
 		}
 		w.saveState()
+	}
+}
+
+// gather waits until deadline, or until the spool holds half a batch (a
+// burst has begun: waiting longer only delays it), or ctx ends.
+func (w *EventWriter) gather(ctx context.Context, deadline time.Time, halfBatch int64) {
+	for ctx.Err() == nil && time.Now().Before(deadline) && w.Spool.Stats().PendingBytes < halfBatch {
+		w.sleep(ctx, min(50*time.Millisecond, time.Until(deadline)))
 	}
 }
 
