@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,14 @@ func TestManagedServerStartPingClose(t *testing.T) {
 	pid := srv.PID()
 	require.NotZero(t, pid)
 	require.False(t, processGone(pid))
+	if _, err := exec.LookPath("nice"); err == nil {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		require.NoError(t, err)
+		// After "(comm)": state ppid pgrp session tty tpgid flags minflt
+		// cminflt majflt cmajflt utime stime cutime cstime priority nice.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		require.Equal(t, "10", fields[16], "clickhouse-server runs at nice 10")
+	}
 
 	cfg, err := os.ReadFile(filepath.Join(srv.Dir, "config", "config.xml"))
 	require.NoError(t, err)
