@@ -30,6 +30,10 @@ const (
 	// LevelHourWeekday groups by hour of day (0-23) and ISO weekday (1
 	// Monday … 7 Sunday) in the query's time zone.
 	LevelHourWeekday Level = "hour_weekday"
+	// LevelNetwork is one row for everything the filters select (its key,
+	// network, is "all"): the totals of a dashboard, whose medians cannot
+	// be made from the medians of its halls or tiers.
+	LevelNetwork Level = "network"
 )
 
 // ErrInvalidKPIQuery is returned (wrapped, with what is wrong) by Store.KPI
@@ -198,6 +202,9 @@ var kpiColumns = []string{
 	"ratings", "rating_avg", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
 }
 
+// networkKey is LevelNetwork's key column: the constant "all".
+const networkKey = "network"
+
 // levelKeys are the key columns of each level, then its attribute columns
 // (values of the group, not part of the key).
 var levelKeys = map[Level]struct{ keys, attrs []string }{
@@ -208,6 +215,7 @@ var levelKeys = map[Level]struct{ keys, attrs []string }{
 	LevelItem:        {[]string{"item"}, nil},
 	LevelStaff:       {[]string{"staff"}, nil},
 	LevelHourWeekday: {[]string{"weekday", "hour"}, nil},
+	LevelNetwork:     {[]string{networkKey}, nil},
 }
 
 // KeyColumns returns the key and attribute columns that lead the rows of a

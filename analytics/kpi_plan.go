@@ -288,6 +288,8 @@ func (k *factKind) directSQL(q KPIQuery, from, to time.Time) string {
 			sel = append(sel, "toHour("+k.rawTime+", "+quoteString(q.Location.String())+") AS hour")
 		case "weekday":
 			sel = append(sel, "toDayOfWeek("+k.rawTime+", "+quoteString(q.Location.String())+") AS weekday")
+		case networkKey:
+			sel = append(sel, "'all' AS "+networkKey)
 		default:
 			sel = append(sel, quoteIdent(c))
 		}
@@ -355,6 +357,8 @@ func (k *factKind) pieceSQL(q KPIQuery, keys, attrs []string, p piece) string {
 			sel = append(sel, "toHour("+timeCol+", "+quoteString(q.Location.String())+") AS hour")
 		case "weekday":
 			sel = append(sel, "toDayOfWeek("+timeCol+", "+quoteString(q.Location.String())+") AS weekday")
+		case networkKey:
+			sel = append(sel, "'all' AS "+networkKey)
 		default:
 			sel = append(sel, quoteIdent(c))
 		}

@@ -279,6 +279,21 @@ func TestKPIFixture(t *testing.T) {
 				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelTier}), []kpiWant{city, district}, nil)
 			})
 
+			// Network: city-main + dist-east, the medians from all visits.
+			// Waits 30 60 100 120 300 600 900: p50 rank ceil(3.5)=4 → 120,
+			// p90 rank ceil(6.3)=7 → 900; handling 200 300 400 600 900 1200:
+			// p50 rank 3 → 400, p90 rank ceil(5.4)=6 → 1200.
+			t.Run("network", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelNetwork}), []kpiWant{{keys: []any{"all"},
+					tickets: 8, called: 7, served: 6, noShows: 1, aban: 1,
+					open: 14400, serving: 3600, idle: 10800, // 8400+6000; 2200+1400
+					throughput: 6 * 3600.0 / 14400, util: 3600.0 / 14400,
+					waitP50: 120, waitP90: 900, handleP50: 400, handleP90: 1200,
+					serviceLevel: 5.0 / 7, noShowRate: 1.0 / 7, abanRate: 1.0 / 8, // met 4 + 1 of 5 + 2 called
+					completed: 3, onTime: 2, onTimeRate: 2.0 / 3, // C1 C2 C3
+					ratings: 5, ratingAvg: 18.0 / 5, byRating: [5]int{1, 0, 1, 1, 2}}}, nil)
+			})
+
 			// Department: market = A01 + B01 (V1 V2 V3 V6 V7), tax = A02 + V5.
 			market := kpiWant{keys: []any{"market"},
 				tickets: 5, called: 5, served: 4, noShows: 1,

@@ -82,11 +82,11 @@ func (s *Server) kpiQuery(c *gin.Context, level analytics.Level) (analytics.KPIQ
 }
 
 // handleKPI serves GET /api/v1/analytics/kpi?level=window|hall|tier|
-// department|item|staff|hour_weekday and the shared parameters.
+// department|item|staff|hour_weekday|network and the shared parameters.
 func (s *Server) handleKPI(c *gin.Context) {
 	level := analytics.Level(c.DefaultQuery("level", "window"))
 	if analytics.KeyColumns(level) == nil {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "level: %q is not one of window, hall, tier, department, item, staff, hour_weekday", level))
+		writeError(c, s.log, apperr.New(apperr.Invalid, "level: %q is not one of window, hall, tier, department, item, staff, hour_weekday, network", level))
 		return
 	}
 	q, err := s.kpiQuery(c, level)

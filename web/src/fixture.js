@@ -22,6 +22,7 @@ function row(key, name, r, scale = 1) {
 export function kpiFixture(level, params) {
   const r = rng(level.length * 7919 + 17);
   const names = {
+    network: [['all', '全部']],
     tier: [['city', '市级'], ['district', '区级'], ['community', '社区']],
     hall: [['city-main', '市政务服务中心主大厅'], ['dist-east', '东城区政务服务中心'], ['comm-river', '滨江社区便民服务站']],
     window: Array.from({ length: 12 }, (_, i) => [`A${String(i + 1).padStart(2, '0')}`, `${i + 1}号窗口`]),
@@ -39,7 +40,7 @@ export function kpiFixture(level, params) {
       }
     }
   } else {
-    rows = (names[level] || names.window).map(([k, n]) => row(k, n, r, level === 'tier' ? 4 : 1));
+    rows = (names[level] || names.window).map(([k, n]) => row(k, n, r, level === 'network' ? 12 : level === 'tier' ? 4 : 1));
   }
   if (params.compare) for (const x of rows) x.previous = { ...row(x.key, x.name, r, 0.9), previous: undefined };
   return { level, from: params.from, to: params.to, previous: params.compare ? { from: params.from, to: params.to } : null, columns: Object.keys(rows[0]), rows };

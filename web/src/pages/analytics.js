@@ -78,10 +78,12 @@ export function mount(el, ctx) {
     banner.textContent = fixture ? t('an.sample') : '';
     el.dataset.loaded = '';
     try {
-      const [tier, hw, win, dep, item, wait, handle] = await Promise.all([
-        kpi('tier'), kpi('hour_weekday'), kpi('window', { sort: 'served', order: 'desc' }), kpi('department'), kpi('item'), dist('wait'), dist('handle')]);
+      // The cards' totals come from the network level: medians and rates
+      // of the whole selection cannot be made from those of its tiers.
+      const [network, hw, win, dep, item, wait, handle] = await Promise.all([
+        kpi('network'), kpi('hour_weekday'), kpi('window', { sort: 'served', order: 'desc' }), kpi('department'), kpi('item'), dist('wait'), dist('handle')]);
       if (!alive || my !== seq) return;
-      renderCards(tier);
+      renderCards(network);
       hourChart(hw);
       heatChart(hw);
       distChart('wait', wait);
@@ -101,6 +103,8 @@ export function mount(el, ctx) {
     }
   }
 
+  // total gives the card values (under short names) of the network
+  // level's row, or zeros when the selection has none.
   function total(rows, pick = (r) => r) {
     const sum = (fn, w) => rows.reduce((a, r) => a + (fn(pick(r)) ?? 0) * w(pick(r)), 0);
     const served = rows.reduce((a, r) => a + (pick(r)?.served || 0), 0);
