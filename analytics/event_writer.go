@@ -171,6 +171,12 @@ func (w *EventWriter) Run(ctx context.Context) {
 	var evs []ingest.Event
 	var lastRead time.Time
 	full := true
+	var stored chan struct{} // closed when the previous batch's facts are stored and it is committed
+	defer func() {
+		if stored != nil {
+			<-stored
+		}
+	}()
 	for ctx.Err() == nil {
 		if !full {
 			w.gather(ctx, lastRead.Add(interval), int64(batchEvents*spoolBytesPerEvent/2))
@@ -199,7 +205,7 @@ func (w *EventWriter) Run(ctx context.Context) {
 		}
 		full = len(evs) >= batchEvents/2
 		for backoff := retryMin; ; backoff = min(backoff*2, retryMax) {
-			err := w.process(ctx, evs, w.now())
+			err := w.track(ctx, evs, w.now())
 			if err == nil {
 				break
 			}
@@ -209,12 +215,48 @@ func (w *EventWriter) Run(ctx context.Context) {
 			w.log().Warn("storing events failed: retrying", "events", len(evs), "in", backoff, "err", err)
 			w.sleep(ctx, backoff)
 		}
-		if len(b.Records) > 0 {
-			if err := w.Spool.Commit(b); err != nil {
-				w.log().Error("event spool commit failed", "err", err)
-			}
+		// The batch's facts are stored while the next batch's events are
+		// looked up and inserted: ClickHouse works on both at once. Batches
+		// are committed in order, each once its facts are stored.
+		facts := w.takePending()
+		if stored != nil {
+			<-stored
 		}
-		w.saveState()
+		done := make(chan struct{})
+		stored = done
+		go func() {
+			defer close(done)
+			if !w.storeFactsRetrying(ctx, facts) {
+				return
+			}
+			if len(b.Records) > 0 {
+				if err := w.Spool.Commit(b); err != nil {
+					w.log().Error("event spool commit failed", "err", err)
+				}
+			}
+			w.saveState()
+		}()
+	}
+}
+
+// storeFactsRetrying stores f, retrying with backoff while ClickHouse
+// fails; false if ctx ended first. An attempt under way when ctx ends is
+// finished (within a bound): the batch's events are stored already, and a
+// shutdown that dropped its facts would lose them.
+func (w *EventWriter) storeFactsRetrying(ctx context.Context, f tracker.Facts) bool {
+	for backoff := retryMin; ; backoff = min(backoff*2, retryMax) {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		unstored, err := w.storeFacts(actx, f)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		w.log().Warn("storing facts failed: retrying", "facts", unstored.Len(), "in", backoff, "err", err)
+		f = unstored
+		w.sleep(ctx, backoff)
 	}
 }
 
@@ -261,12 +303,31 @@ func (w *EventWriter) Flush(ctx context.Context, now time.Time) error {
 // events already stored are not applied twice, and facts not stored yet are
 // kept for the next call.
 func (w *EventWriter) process(ctx context.Context, evs []ingest.Event, now time.Time) error {
+	if err := w.track(ctx, evs, now); err != nil {
+		return err
+	}
+	unstored, err := w.storeFacts(ctx, w.takePending())
+	if err != nil {
+		w.mu.Lock()
+		w.pending = unstored
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// track stores the events of evs not stored yet, applies them to the
+// Tracker and advances it to now, adding the facts that became final to
+// the pending ones. It fails before applying anything, so a retry with the
+// same events is safe.
+func (w *EventWriter) track(ctx context.Context, evs []ingest.Event, now time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	start := time.Now()
 	fresh, err := w.Store.InsertNewEvents(ctx, evs)
 	if err != nil {
 		return w.fail(err)
 	}
+	stored := time.Now()
 	if len(fresh) > 0 {
 		slices.SortStableFunc(fresh, func(a, b ingest.Event) int { return a.TS.Compare(b.TS) })
 		if err := w.restoreCases(ctx, fresh); err != nil {
@@ -281,25 +342,49 @@ func (w *EventWriter) process(ctx context.Context, evs []ingest.Event, now time.
 		w.advanced = now
 	}
 	dropEmptySpans(&w.pending)
-	nfacts := w.pending.Len()
-	if nfacts > 0 {
-		if unstored, err := w.Store.insertFacts(ctx, &w.pending); errors.Is(err, ErrInvalidFact) {
-			// A fact the tracker should not have made: retrying cannot
-			// help, and blocking would stop the intake. Keep the events.
-			w.log().Error("facts dropped: invalid row", "facts", nfacts, "err", err)
-		} else if err != nil {
-			w.pending = unstored
-			return w.fail(err)
-		}
-		w.pending = tracker.Facts{}
+	if len(evs) > 0 {
+		w.log().Debug("events stored", "events", len(fresh), "duplicates", len(evs)-len(fresh), "facts", w.pending.Len(),
+			"events_ms", stored.Sub(start).Milliseconds(), "tracker_ms", time.Since(stored).Milliseconds())
 	}
 	w.stats.Batches++
 	w.stats.Events += uint64(len(fresh))
 	w.stats.Duplicates += uint64(len(evs) - len(fresh))
-	w.stats.Facts += uint64(nfacts)
 	w.stats.LastError = ""
 	w.stats.LastSuccess = w.now()
 	return nil
+}
+
+// takePending returns the facts waiting to be stored and forgets them.
+func (w *EventWriter) takePending() tracker.Facts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := w.pending
+	w.pending = tracker.Facts{}
+	return f
+}
+
+// storeFacts stores f and returns, when it fails, the rows not stored. A
+// fact the tracker should not have made is logged and dropped: retrying
+// cannot help, and blocking would stop the intake (the events are kept).
+func (w *EventWriter) storeFacts(ctx context.Context, f tracker.Facts) (tracker.Facts, error) {
+	n := f.Len()
+	if n == 0 {
+		return tracker.Facts{}, nil
+	}
+	start := time.Now()
+	unstored, err := w.Store.insertFacts(ctx, &f)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case errors.Is(err, ErrInvalidFact):
+		w.log().Error("facts dropped: invalid row", "facts", n, "err", err)
+	case err != nil:
+		return unstored, w.fail(err)
+	default:
+		w.log().Debug("facts stored", "facts", n, "ms", time.Since(start).Milliseconds())
+		w.stats.Facts += uint64(n)
+	}
+	return tracker.Facts{}, nil
 }
 
 // dropEmptySpans removes spans that do not end after they start (a window

@@ -318,6 +318,12 @@ func (h *consoleHall) serveCase(t *testing.T) string {
 		}
 		return len(out.Intervals[0].Segments) > 0 && len(out.Intervals[0].Gaps) == 0
 	}, 30*time.Second, 500*time.Millisecond, "the recording covers case %s", caseID)
+	// The writer stores events every few seconds while they trickle in:
+	// the timeline is complete once the last one is stored.
+	require.Eventually(t, func() bool {
+		var out struct{ Events []json.RawMessage }
+		return h.getJSON(t, auditor, "/api/v1/cases/"+caseID, &out) == http.StatusOK && len(out.Events) == 5
+	}, 30*time.Second, 500*time.Millisecond, "case %s has its five events stored", caseID)
 	return caseID
 }
 
