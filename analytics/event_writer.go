@@ -204,16 +204,8 @@ func (w *EventWriter) Run(ctx context.Context) {
 			}
 		}
 		full = len(evs) >= batchEvents/2
-		for backoff := retryMin; ; backoff = min(backoff*2, retryMax) {
-			err := w.track(ctx, evs, w.now())
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			w.log().Warn("storing events failed: retrying", "events", len(evs), "in", backoff, "err", err)
-			w.sleep(ctx, backoff)
+		if !w.retry(ctx, "events", len(evs), func() error { return w.track(ctx, evs, w.now()) }) {
+			return
 		}
 		// The batch's facts are stored while the next batch's events are
 		// looked up and inserted: ClickHouse works on both at once. Batches
@@ -244,18 +236,28 @@ func (w *EventWriter) Run(ctx context.Context) {
 // finished (within a bound): the batch's events are stored already, and a
 // shutdown that dropped its facts would lose them.
 func (w *EventWriter) storeFactsRetrying(ctx context.Context, f tracker.Facts) bool {
-	for backoff := retryMin; ; backoff = min(backoff*2, retryMax) {
+	return w.retry(ctx, "facts", f.Len(), func() error {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
 		unstored, err := w.storeFacts(actx, f)
-		cancel()
+		f = unstored
+		return err
+	})
+}
+
+// retry calls attempt until it succeeds, waiting with backoff after each
+// failure (ClickHouse down); false if ctx ended first. what and n say
+// what is being stored, for the log.
+func (w *EventWriter) retry(ctx context.Context, what string, n int, attempt func() error) bool {
+	for backoff := retryMin; ; backoff = min(backoff*2, retryMax) {
+		err := attempt()
 		if err == nil {
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
-		w.log().Warn("storing facts failed: retrying", "facts", unstored.Len(), "in", backoff, "err", err)
-		f = unstored
+		w.log().Warn("storing "+what+" failed: retrying", what, n, "in", backoff, "err", err)
 		w.sleep(ctx, backoff)
 	}
 }
