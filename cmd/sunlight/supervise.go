@@ -231,21 +231,22 @@ const saveEvery = time.Second
 // saveLoop stores alerts, retrying while ClickHouse is down.
 func (s *supervisor) saveLoop(ctx context.Context) {
 	defer s.wg.Done()
+	// wait returns when c fires or d has passed; false if ctx ended.
+	wait := func(c <-chan struct{}, d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c:
+		case <-time.After(d):
+		}
+		return true
+	}
 	backoff := time.Second
 	for {
-		select {
-		case <-ctx.Done():
+		// New alerts (or the retry's backoff), then the rest of a burst.
+		if !wait(s.wake, backoff) || !wait(nil, saveEvery) {
 			s.saveAlerts(context.Background())
 			return
-		case <-s.wake:
-		case <-time.After(backoff):
-		}
-		// Let the rest of a burst arrive.
-		select {
-		case <-ctx.Done():
-			s.saveAlerts(context.Background())
-			return
-		case <-time.After(saveEvery):
 		}
 		if err := s.saveAlerts(ctx); err != nil {
 			s.log.Warn("alerts not stored yet: retrying", "err", err)
