@@ -280,7 +280,7 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 				continue
 			}
 			sql := k.sql(q, p[0], p[1])
-			if k.name == "visits" && q.MaxDirectVisits >= 0 {
+			if k == visitsKind && q.MaxDirectVisits >= 0 {
 				direct := k.directSQL(q, p[0], p[1])
 				switch {
 				case !q.Fresh && s.kpis.has(direct):
@@ -410,7 +410,7 @@ func (q *KPIQuery) check() error {
 	}
 	if q.MaxDirectVisits == 0 {
 		q.MaxDirectVisits = DefaultMaxDirectVisits
-		if factKinds[0].need(*q)&(dimDepartment|dimWindow|dimItem|dimStaff) != 0 {
+		if visitsKind.need(*q)&(dimDepartment|dimWindow|dimItem|dimStaff) != 0 {
 			q.MaxDirectVisits = DefaultMaxDirectVisitsPerWindow
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -187,6 +188,10 @@ var factKinds = []*factKind{
 		},
 	},
 }
+
+// visitsKind is the visits entry of factKinds, whose size decides between
+// the raw table and the rollups (KPIQuery.MaxDirectVisits).
+var visitsKind = factKinds[slices.IndexFunc(factKinds, func(k *factKind) bool { return k.name == "visits" })]
 
 // servesLevel tells whether the kind has the dimensions of the level's keys.
 func (k *factKind) servesLevel(l Level) bool {
