@@ -13,12 +13,6 @@ import (
 func TestInsertFacts(t *testing.T) {
 	s := openStore(t)
 	ctx := t.Context()
-	count := func(table string) uint64 {
-		t.Helper()
-		var n uint64
-		require.NoError(t, s.Conn().QueryRow(ctx, "SELECT count() FROM "+table).Scan(&n))
-		return n
-	}
 	require.NoError(t, s.InsertFacts(ctx, nil))
 	require.NoError(t, s.InsertFacts(ctx, &tracker.Facts{}))
 
@@ -30,20 +24,20 @@ func TestInsertFacts(t *testing.T) {
 	bad.Spans = []tracker.Span{{Window: "A01", Start: at(2, 1, 0), End: at(2, 1, 0)}}
 	require.ErrorIs(t, s.InsertFacts(ctx, &bad), analytics.ErrInvalidFact)
 	for _, table := range []string{"visits", "window_spans", "cases", "ratings"} {
-		require.Zero(t, count(table), "nothing of a rejected call is written to %s", table)
+		require.Zero(t, rowCount(t, s, table), "nothing of a rejected call is written to %s", table)
 	}
 
 	require.NoError(t, s.InsertFacts(ctx, f))
-	require.Equal(t, uint64(len(f.Visits)), count("visits"))
-	require.Equal(t, uint64(len(f.Spans)), count("window_spans"))
-	require.Equal(t, uint64(len(f.Ratings)), count("ratings"))
-	require.Equal(t, uint64(len(f.Cases)), count("cases"))
-	require.Equal(t, uint64(5), count("completions")) // C1 C2 C3 C5 C7
+	require.Equal(t, uint64(len(f.Visits)), rowCount(t, s, "visits"))
+	require.Equal(t, uint64(len(f.Spans)), rowCount(t, s, "window_spans"))
+	require.Equal(t, uint64(len(f.Ratings)), rowCount(t, s, "ratings"))
+	require.Equal(t, uint64(len(f.Cases)), rowCount(t, s, "cases"))
+	require.Equal(t, uint64(5), rowCount(t, s, "completions")) // C1 C2 C3 C5 C7
 
 	// The same completions again, one with a new version: not written.
 	require.NoError(t, s.InsertFacts(ctx, &tracker.Facts{Cases: f.Cases[1:3]}))
-	require.Equal(t, uint64(len(f.Cases)), count("cases"))
-	require.Equal(t, uint64(5), count("completions"))
+	require.Equal(t, uint64(len(f.Cases)), rowCount(t, s, "cases"))
+	require.Equal(t, uint64(5), rowCount(t, s, "completions"))
 
 	// A visit's stored row: whole UTC seconds, zero times as 1970.
 	var (
@@ -65,12 +59,6 @@ func TestInsertFacts(t *testing.T) {
 func TestInsertFactsPartialFailure(t *testing.T) {
 	s := openStore(t)
 	ctx := t.Context()
-	count := func(table string) uint64 {
-		t.Helper()
-		var n uint64
-		require.NoError(t, s.Conn().QueryRow(ctx, "SELECT count() FROM "+table).Scan(&n))
-		return n
-	}
 	f := kpiFixture()
 	require.NoError(t, s.Conn().Exec(ctx, "RENAME TABLE ratings TO ratings_away"))
 	unstored, err := analytics.InsertFactsUnstored(ctx, s, f)
@@ -81,8 +69,16 @@ func TestInsertFactsPartialFailure(t *testing.T) {
 	unstored, err = analytics.InsertFactsUnstored(ctx, s, &unstored)
 	require.NoError(t, err)
 	require.Zero(t, unstored.Len())
-	require.Equal(t, uint64(len(f.Visits)), count("visits"))
-	require.Equal(t, uint64(len(f.Spans)), count("window_spans"))
-	require.Equal(t, uint64(len(f.Ratings)), count("ratings"))
-	require.Equal(t, uint64(len(f.Cases)), count("cases"))
+	require.Equal(t, uint64(len(f.Visits)), rowCount(t, s, "visits"))
+	require.Equal(t, uint64(len(f.Spans)), rowCount(t, s, "window_spans"))
+	require.Equal(t, uint64(len(f.Ratings)), rowCount(t, s, "ratings"))
+	require.Equal(t, uint64(len(f.Cases)), rowCount(t, s, "cases"))
+}
+
+// rowCount is the number of rows of table.
+func rowCount(t *testing.T, s *analytics.Store, table string) uint64 {
+	t.Helper()
+	var n uint64
+	require.NoError(t, s.Conn().QueryRow(t.Context(), "SELECT count() FROM "+table).Scan(&n))
+	return n
 }
