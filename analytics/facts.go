@@ -111,18 +111,20 @@ func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tra
 		s.kpis.writing(from, to)
 		defer s.kpis.writing(from, to)
 	}
+	var cases [][]any
+	if len(f.Cases) > 0 {
+		if cases, err = s.newCaseRows(ctx, f.Cases); err != nil {
+			return *f, err
+		}
+	}
 	// The four tables are inserted at once: ClickHouse works on each
 	// insert (and the views it feeds) in its own thread.
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	insert := func(table string, cols []column, rows func() ([][]any, error), failed func()) {
+	insert := func(table string, cols []column, rows [][]any, failed func()) {
 		wg.Go(func() {
-			r, err := rows()
-			if err == nil {
-				err = s.insertRows(ctx, table, cols, r)
-			}
-			if err != nil {
+			if err := s.insertRows(ctx, table, cols, rows); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				failed()
@@ -130,13 +132,10 @@ func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tra
 			}
 		})
 	}
-	ready := func(r [][]any) func() ([][]any, error) { return func() ([][]any, error) { return r, nil } }
-	insert("visits", visitColumns, ready(visits), func() { unstored.Visits = f.Visits })
-	insert("window_spans", spanColumns, ready(spans), func() { unstored.Spans = f.Spans })
-	insert("ratings", ratingColumns, ready(ratings), func() { unstored.Ratings = f.Ratings })
-	if len(f.Cases) > 0 {
-		insert("cases", caseColumns, func() ([][]any, error) { return s.newCaseRows(ctx, f.Cases) }, func() { unstored.Cases = f.Cases })
-	}
+	insert("visits", visitColumns, visits, func() { unstored.Visits = f.Visits })
+	insert("window_spans", spanColumns, spans, func() { unstored.Spans = f.Spans })
+	insert("ratings", ratingColumns, ratings, func() { unstored.Ratings = f.Ratings })
+	insert("cases", caseColumns, cases, func() { unstored.Cases = f.Cases })
 	wg.Wait()
 	return unstored, errors.Join(errs...)
 }
