@@ -24,7 +24,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -34,6 +33,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/internal/freeport"
 )
 
 // RequireInstalled skips t if no clickhouse-server can be found, or fails it
@@ -63,14 +63,7 @@ func FreePort(t testing.TB) int {
 	return p
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return freeport.TCP() }
 
 // Server starts a private clickhouse-server under t.TempDir() on free
 // loopback ports and returns it running; t.Cleanup closes it.

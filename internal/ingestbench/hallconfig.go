@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sunlight-gov/sunlight/internal/config"
+	"github.com/sunlight-gov/sunlight/internal/freeport"
 )
 
 // HallConfig describes the configuration the measured server runs on.
@@ -137,7 +137,7 @@ func (h HallConfig) Write() (*Written, error) {
 	if err != nil {
 		return nil, err
 	}
-	udp, err := freeUDPPort()
+	udp, err := freeport.UDP()
 	if err != nil {
 		return nil, err
 	}
@@ -194,27 +194,19 @@ func cmpOr(v, def int) int {
 }
 
 // freeTCPPorts returns n distinct loopback ports that were free a moment
-// ago (all held open until all are found, so that they differ).
+// ago.
 func freeTCPPorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for len(ports) < n {
+		p, err := freeport.TCP()
 		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
+			return nil, err
 		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
 	}
 	return ports, nil
-}
-
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free UDP port: %w", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 func randomKey() (string, error) {
