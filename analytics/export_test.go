@@ -21,7 +21,7 @@ func RerunMigrations(ctx context.Context, s *Store) error {
 	}
 	for _, m := range ms {
 		for _, stmt := range m.Statements {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
+			if err := s.runMigrationStatement(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}

@@ -26,9 +26,10 @@ import (
 // NOT EXISTS, ...) so that a migration interrupted half-way can run again.
 //
 // ClickHouse 18.16 caveats for future migrations (verified): ALTER TABLE ...
-// ADD COLUMN IF NOT EXISTS is a syntax error there, so a migration that adds
-// a column must not be re-run blindly; no DateTime64, TTL, LowCardinality,
-// Map, window functions or WITH FILL.
+// ADD COLUMN IF NOT EXISTS is a syntax error there, so the runner itself
+// skips an ALTER TABLE t ADD COLUMN c statement when t already has c (see
+// runMigrationStatement; add one column per statement); no DateTime64, TTL, LowCardinality, Map, window functions or
+// WITH FILL.
 //
 // Two processes opening the same database at once (say, two Sunlight servers
 // on one cluster) are kept from migrating together by a lock table (see
@@ -184,7 +185,7 @@ ORDER BY version`); err != nil {
 	var done []uint32
 	for _, m := range pendingMigrations(migrations, applied) {
 		for i, stmt := range m.Statements {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
+			if err := s.runMigrationStatement(ctx, stmt); err != nil {
 				return done, fmt.Errorf("analytics: migration %d (%s), statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -197,6 +198,26 @@ ORDER BY version`); err != nil {
 		done = append(done, m.Version)
 	}
 	return done, nil
+}
+
+// addColumn matches a statement that adds one column: its table and column.
+var addColumn = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+`?(\\w+)`?\\s+ADD\\s+COLUMN\\s+`?(\\w+)`?\\s")
+
+// runMigrationStatement runs one statement of a migration, except one that
+// adds a column its table already has: the rerun of a migration interrupted
+// after that statement, which must not fail.
+func (s *Store) runMigrationStatement(ctx context.Context, stmt string) error {
+	if m := addColumn.FindStringSubmatch(stmt); m != nil {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?`,
+			m[1], m[2]).Scan(&n); err != nil {
+			return fmt.Errorf("look for column %s.%s: %w", m[1], m[2], err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	return s.conn.Exec(ctx, stmt)
 }
 
 func pendingMigrations(all []migration, applied map[uint32]bool) []migration {

@@ -54,3 +54,18 @@ func TestParseMigrationsRejectsBadFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestAddColumnPattern(t *testing.T) {
+	for stmt, want := range map[string][]string{
+		"ALTER TABLE visits ADD COLUMN window_key UInt64 MATERIALIZED cityHash64(hall, `window`)": {"visits", "window_key"},
+		"alter table `visits`\n  add column `k` UInt8":                                            {"visits", "k"},
+		"ALTER TABLE visits DROP COLUMN window_key":                                               nil,
+	} {
+		m := addColumn.FindStringSubmatch(stmt)
+		if want == nil {
+			require.Nil(t, m, stmt)
+			continue
+		}
+		require.Equal(t, want, m[1:], stmt)
+	}
+}
