@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -78,7 +79,7 @@ type KPIQuery struct {
 	// Limit keeps the first Limit rows after sorting; 0 keeps all.
 	Limit int
 	// MaxDirectVisits: a period with at most this many visits (any
-	// filter aside) reads visits from the raw table, where exact quantiles
+	// filter aside, counted by the UTC hour) reads visits from the raw table, where exact quantiles
 	// are cheaper than merging rollup states; longer ones read the rollups.
 	// Both give the same results. 0 means DefaultMaxDirectVisits, or
 	// DefaultMaxDirectVisitsPerWindow for the per-window levels; negative
@@ -87,6 +88,10 @@ type KPIQuery struct {
 	// Fresh reads ClickHouse even for statements whose rows the store
 	// keeps (see kpiCache): for measuring, and for checking the cache.
 	Fresh bool
+
+	// only, when set, keeps the groups with these keys (the level's key
+	// columns, in order): the rows a ranking shows (see shownKeys).
+	only [][]string
 }
 
 // DefaultMaxDirectVisits is KPIQuery.MaxDirectVisits when zero. On the
@@ -267,67 +272,103 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 	if q.Compare {
 		periods = append(periods, [2]time.Time{q.From.Add(-q.To.Sub(q.From)), q.From})
 	}
+	var kinds []*factKind
+	for _, k := range factKinds {
+		if k.servesLevel(q.Level) {
+			kinds = append(kinds, k)
+		}
+	}
+	// A ranking shown with its previous period (Compare, Limit, sorted on a
+	// current KPI) needs the previous period's visits, by far the dearest
+	// kind, only for the rows it shows: they are read after the current
+	// period is ranked (see shownKeys).
+	nk := len(KeyColumns(q.Level))
+	narrow := q.Compare && q.Limit > 0 && sortIdx >= nk && sortIdx < nk+len(kpiColumns) &&
+		q.Level != LevelHourWeekday && q.Level != LevelNetwork
 	groups := make([]map[string]*kpiAcc, len(periods))
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, len(periods))
+	)
+	for i, p := range periods {
+		groups[i] = map[string]*kpiAcc{}
+		read := kinds
+		if i > 0 && narrow {
+			read = slices.DeleteFunc(slices.Clone(kinds), func(k *factKind) bool { return k == visitsKind })
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.readKinds(ctx, q, read, p[0], p[1], groups[i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if narrow && slices.Contains(kinds, visitsKind) {
+		pq := q
+		pq.only = shownKeys(q, groups[0], sortIdx, desc)
+		if pq.only == nil {
+			pq = q // cannot tell the shown rows before reading: read them all
+		}
+		if err := s.readKinds(ctx, pq, []*factKind{visitsKind}, periods[1][0], periods[1][1], groups[1]); err != nil {
+			return nil, err
+		}
+	}
+
+	t := &KPITable{Level: q.Level, From: q.From.UTC(), To: q.To.UTC(), Columns: cols}
+	if q.Compare {
+		pf, pt := periods[1][0].UTC(), periods[1][1].UTC()
+		t.PrevFrom, t.PrevTo = &pf, &pt
+	}
+	t.Rows = kpiRows(q, groups)
+	sortRows(q, t.Rows, sortIdx, desc)
+	if q.Limit > 0 && len(t.Rows) > q.Limit {
+		t.Rows = t.Rows[:q.Limit]
+	}
+	return t, nil
+}
+
+// readKinds reads the given kinds' measures over [from, to) for q, their
+// statements at once, and adds the rows to groups.
+func (s *Store) readKinds(ctx context.Context, q KPIQuery, kinds []*factKind, from, to time.Time, groups map[string]*kpiAcc) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	for i, p := range periods {
-		groups[i] = map[string]*kpiAcc{}
-		for _, k := range factKinds {
-			if !k.servesLevel(q.Level) {
-				continue
+	for _, k := range kinds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows, err := s.readKind(ctx, q, k, from, to)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
 			}
-			sql := k.sql(q, p[0], p[1])
-			if k == visitsKind && q.MaxDirectVisits >= 0 {
-				direct := k.directSQL(q, p[0], p[1])
-				switch {
-				case !q.Fresh && s.kpis.has(direct):
-					sql = direct
-				case !q.Fresh && s.kpis.has(sql):
-				default:
-					n, err := s.countVisits(ctx, p[0], p[1])
-					if err != nil {
-						return nil, err
-					}
-					if n <= q.MaxDirectVisits {
-						sql = direct
-					}
+			for _, r := range rows {
+				acc := groups[r.key]
+				if acc == nil {
+					acc = &kpiAcc{keys: r.keys, attrs: slices.Clone(r.attrs)} // rows may be cached: not theirs to change
+					groups[r.key] = acc
 				}
+				acc.add(k, r)
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rows, hit, writes := s.kpis.get(sql)
-				var err error
-				if !hit || q.Fresh {
-					if rows, err = s.kindRows(ctx, k, q.Level, sql); err == nil {
-						s.kpis.put(sql, p[0], p[1], rows, writes)
-					}
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-					return
-				}
-				for _, r := range rows {
-					acc := groups[i][r.key]
-					if acc == nil {
-						acc = &kpiAcc{keys: r.keys, attrs: slices.Clone(r.attrs)} // rows may be cached: not theirs to change
-						groups[i][r.key] = acc
-					}
-					acc.add(k, r)
-				}
-			}()
-		}
+		}()
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return nil, errs[0]
+		return errs[0]
 	}
+	return nil
+}
 
+// kpiRows makes the table rows of the groups of each period, the current
+// one first, over every key any period has.
+func kpiRows(q KPIQuery, groups []map[string]*kpiAcc) [][]any {
 	keys := map[string][]any{}
 	for _, g := range groups {
 		for k, a := range g {
@@ -336,11 +377,7 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 			}
 		}
 	}
-	t := &KPITable{Level: q.Level, From: q.From.UTC(), To: q.To.UTC(), Columns: cols}
-	if q.Compare {
-		pf, pt := periods[1][0].UTC(), periods[1][1].UTC()
-		t.PrevFrom, t.PrevTo = &pf, &pt
-	}
+	var out [][]any
 	for k, kv := range keys {
 		row := append([]any(nil), kv...)
 		attrs := make([]any, len(levelKeys[q.Level].attrs))
@@ -362,17 +399,23 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 		}
 		row = append(row, attrs...)
 		row = append(row, vals[0]...)
-		if q.Compare {
+		if len(vals) > 1 {
 			row = append(row, vals[1]...)
 			for i := range vals[0] {
 				row = append(row, delta(vals[0][i], vals[1][i]))
 			}
 		}
-		t.Rows = append(t.Rows, row)
+		out = append(out, row)
 	}
+	return out
+}
+
+// sortRows orders rows by column sortIdx (none if negative), then by their
+// keys.
+func sortRows(q KPIQuery, rows [][]any, sortIdx int, desc bool) {
 	nkeys := len(levelKeys[q.Level].keys)
-	sort.Slice(t.Rows, func(i, j int) bool {
-		a, b := t.Rows[i], t.Rows[j]
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
 		if sortIdx >= 0 {
 			if c := compareValues(a[sortIdx], b[sortIdx], desc); c != 0 {
 				return c < 0
@@ -385,10 +428,31 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 		}
 		return false
 	})
-	if q.Limit > 0 && len(t.Rows) > q.Limit {
-		t.Rows = t.Rows[:q.Limit]
+}
+
+// shownKeys returns the keys of the rows a ranking q shows, from the
+// current period's groups alone: the first q.Limit rows sorted on
+// sortIdx, a current KPI. That holds for the whole table only when a key
+// the previous period alone has, whose current KPIs are those of no
+// activity, sorts after all of them; else shownKeys returns nil.
+func shownKeys(q KPIQuery, current map[string]*kpiAcc, sortIdx int, desc bool) [][]string {
+	rows := kpiRows(q, []map[string]*kpiAcc{current})
+	if len(rows) < q.Limit {
+		return nil
 	}
-	return t, nil
+	sortRows(q, rows, sortIdx, desc)
+	idle := (&kpiAcc{}).values(q.Level)[sortIdx-len(KeyColumns(q.Level))]
+	if compareValues(idle, rows[q.Limit-1][sortIdx], desc) <= 0 {
+		return nil
+	}
+	nkeys := len(levelKeys[q.Level].keys)
+	out := make([][]string, q.Limit)
+	for i, r := range rows[:q.Limit] {
+		for _, v := range r[:nkeys] {
+			out[i] = append(out[i], v.(string))
+		}
+	}
+	return out
 }
 
 // check validates q and fills in its default location.
@@ -445,12 +509,61 @@ func (q *KPIQuery) check() error {
 	return nil
 }
 
-// countVisits counts the visits issued in [from, to): a read of the issued
-// column over the range, which leads the visits table's primary key.
+// readKind returns the rows of kind k over [from, to) for q: those the
+// store keeps for its statement, else (or when q.Fresh) ClickHouse's.
+func (s *Store) readKind(ctx context.Context, q KPIQuery, k *factKind, from, to time.Time) ([]kindRow, error) {
+	sql, err := s.kindSQL(ctx, q, k, from, to)
+	if err != nil {
+		return nil, err
+	}
+	rows, hit, writes := s.kpis.get(sql)
+	if hit && !q.Fresh {
+		return rows, nil
+	}
+	rows, err = s.kindRows(ctx, k, q.Level, sql)
+	if err != nil {
+		return nil, err
+	}
+	s.kpis.put(sql, from, to, rows, writes)
+	return rows, nil
+}
+
+// kindSQL is the statement that reads kind k over [from, to) for q. Visits
+// are read from the raw table when the period has at most
+// q.MaxDirectVisits of them, or when q keeps a few groups only (q.only),
+// else from the rollups; a statement whose rows the store keeps is taken
+// as it is.
+func (s *Store) kindSQL(ctx context.Context, q KPIQuery, k *factKind, from, to time.Time) (string, error) {
+	sql := k.sql(q, from, to)
+	if k != visitsKind || q.MaxDirectVisits < 0 {
+		return sql, nil
+	}
+	direct := k.directSQL(q, from, to)
+	switch {
+	case q.only != nil:
+		return direct, nil
+	case !q.Fresh && s.kpis.has(direct):
+		return direct, nil
+	case !q.Fresh && s.kpis.has(sql):
+		return sql, nil
+	}
+	n, err := s.countVisits(ctx, from, to)
+	if err != nil {
+		return "", err
+	}
+	if n <= q.MaxDirectVisits {
+		return direct, nil
+	}
+	return sql, nil
+}
+
+// countVisits counts the visits issued in the UTC hours that [from, to)
+// touches, from the network's hourly rollup: some hundred rows a month
+// rather than a read of the visits' issued column.
 func (s *Store) countVisits(ctx context.Context, from, to time.Time) (int64, error) {
 	var n uint64
-	err := s.conn.QueryRow(ctx, `SELECT count() FROM visits WHERE issued >= toDateTime(?, 'UTC') AND issued < toDateTime(?, 'UTC')`,
-		from.Unix(), to.Unix()).Scan(&n)
+	err := s.conn.QueryRow(ctx, `SELECT sumMerge(tickets) FROM visits_network_hourly WHERE bucket >= toDateTime(?, 'UTC') AND bucket < toDateTime(?, 'UTC')`,
+		floorBucket(from.Unix(), hourSeconds), ceilBucket(to.Unix(), hourSeconds)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("analytics: KPI query: count visits: %w", err)
 	}

@@ -324,7 +324,48 @@ func (k *factKind) rawWhere(q KPIQuery, from, to time.Time) string {
 			where = append(where, quoteIdent(f[0])+" = "+quoteString(f[1]))
 		}
 	}
+	if q.only != nil {
+		where = append(where, q.onlyWhere(k == visitsKind && q.Level == LevelWindow))
+	}
 	return strings.Join(where, " AND ")
+}
+
+// onlyWhere is the condition that keeps q.only: on the level's key columns,
+// or on visits.window_key when windowKey.
+func (q KPIQuery) onlyWhere(windowKey bool) string {
+	cols := levelKeys[q.Level].keys
+	var col string
+	var vals []string
+	for _, key := range q.only {
+		quoted := make([]string, len(key))
+		for i, v := range key {
+			quoted[i] = quoteString(v)
+		}
+		switch {
+		case windowKey:
+			vals = append(vals, "cityHash64("+strings.Join(quoted, ", ")+")")
+		case len(quoted) == 1:
+			vals = append(vals, quoted[0])
+		default:
+			vals = append(vals, "("+strings.Join(quoted, ", ")+")")
+		}
+	}
+	switch {
+	case windowKey:
+		col = "window_key"
+	case len(cols) == 1:
+		col = quoteIdent(cols[0])
+	default:
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = quoteIdent(c)
+		}
+		col = "(" + strings.Join(quoted, ", ") + ")"
+	}
+	if len(vals) == 0 {
+		return "0"
+	}
+	return col + " IN (" + strings.Join(vals, ", ") + ")"
 }
 
 // windowKeyExpr makes visits.window_key (0010_visits_window_key.sql) from a
@@ -448,6 +489,9 @@ func (k *factKind) pieceSQL(q KPIQuery, keys, attrs []string, p piece) string {
 		if k.dims&dimByName[f[0]] != 0 {
 			where = append(where, quoteIdent(f[0])+" = "+quoteString(f[1]))
 		}
+	}
+	if q.only != nil {
+		where = append(where, q.onlyWhere(false))
 	}
 	s := "SELECT " + strings.Join(sel, ", ") + " FROM " + table + " WHERE " + strings.Join(where, " AND ")
 	if p.table == nil && k.aggregating {

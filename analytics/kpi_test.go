@@ -553,6 +553,37 @@ func TestKPIRejectsBadQueries(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A ranking with a limit and the previous period reads the previous
+// period's visits for the rows it shows alone, unless a row only the
+// previous period has could be shown (its current KPIs are those of no
+// activity): either way, the rows are the whole table's first ones.
+func TestKPIRankingWithPreviousPeriod(t *testing.T) {
+	s := openStore(t)
+	ctx := t.Context()
+	f := kpiFixture()
+	// C09 served once in the previous period and has nothing in the
+	// current one: with served ascending it comes first.
+	f.Visits = append(f.Visits, visit("city-main", "city", "C09", "market", "SC-001", "E9", "C001", tracker.Served, at(1, 2, 30), 100, 200, true, 1))
+	require.NoError(t, s.InsertFacts(ctx, f))
+	for _, maxDirect := range []int64{-1, 1000} {
+		query := func(q analytics.KPIQuery) *analytics.KPITable {
+			t.Helper()
+			q.Level, q.Compare, q.From, q.To, q.Location, q.MaxDirectVisits, q.Fresh = analytics.LevelWindow, true, kpiFrom, kpiTo, time.UTC, maxDirect, true
+			tab, err := s.KPI(ctx, q)
+			require.NoError(t, err)
+			return tab
+		}
+		for _, sort := range []string{"-served", "served", "-wait_p50_s", "wait_p50_s"} {
+			whole := query(analytics.KPIQuery{Sort: sort})
+			require.Len(t, whole.Rows, 5)
+			for limit := 1; limit <= 4; limit++ {
+				ranked := query(analytics.KPIQuery{Sort: sort, Limit: limit})
+				require.Equal(t, whole.Rows[:limit], ranked.Rows, "sort %s, limit %d, max direct %d", sort, limit, maxDirect)
+			}
+		}
+	}
+}
+
 // The store keeps a period's KPI rows until facts in that period are
 // stored: a visit added inside the range shows at once, one outside it
 // leaves the kept rows be, and Fresh reads ClickHouse again.
