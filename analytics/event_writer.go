@@ -28,9 +28,11 @@ import (
 // facts are stored, so a crash replays it, and the replay stores nothing
 // twice (the events are found stored). The Tracker's open state (tickets
 // waiting, windows open, cases open) is rebuilt at start by Initialize from
-// the stored events of the day of the last watermark. A crash in the
-// milliseconds between storing a batch's events and storing its facts
-// loses those facts (the events themselves are kept).
+// the stored events of the day of the last watermark. A crash between
+// storing a batch's events and storing its facts leaves facts unstored
+// whose events are stored: Initialize stores the facts of that replay the
+// tables do not hold (visits by hall and ticket, spans by window and
+// start, ratings by event id; case rows are stored idempotently anyway).
 type EventWriter struct {
 	// Spool is where accepted events wait; required for Run.
 	Spool *spool.Spool
@@ -148,14 +150,51 @@ func (w *EventWriter) Initialize(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var discard tracker.Facts
-	for _, ev := range evs {
-		w.Tracker.Apply(ev, &discard)
+	if err := w.restoreCases(ctx, acceptedBefore(evs)); err != nil {
+		return err
 	}
-	w.Tracker.Advance(st.AdvancedTo, &discard)
+	var replayed tracker.Facts
+	for _, ev := range evs {
+		w.Tracker.Apply(ev, &replayed)
+	}
+	w.Tracker.Advance(st.AdvancedTo, &replayed)
+	dropEmptySpans(&replayed)
 	w.advanced = st.AdvancedTo
 	w.log().Info("tracker rebuilt from stored events", "since", from, "events", len(evs), "advanced_to", st.AdvancedTo)
+
+	// The replay makes again the facts stored before, and those of events
+	// stored just before a crash whose facts were not (see the type's
+	// comment): store what the tables miss.
+	missing, err := w.Store.missingFacts(ctx, replayed, from)
+	if err != nil {
+		return err
+	}
+	if missing.Len() > 0 {
+		if err := w.Store.InsertFacts(ctx, &missing); err != nil {
+			return err
+		}
+		w.log().Warn("facts lost in a crash restored from the stored events", "visits", len(missing.Visits),
+			"spans", len(missing.Spans), "ratings", len(missing.Ratings), "case_rows", len(missing.Cases))
+	}
 	return nil
+}
+
+// acceptedBefore returns the completions and rejections in evs of cases not
+// accepted in evs: accepted before the replay, so restoreCases loads them.
+func acceptedBefore(evs []ingest.Event) []ingest.Event {
+	accepted := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Type == ingest.CaseAccepted {
+			accepted[ev.CaseID] = true
+		}
+	}
+	var out []ingest.Event
+	for _, ev := range evs {
+		if (ev.Type == ingest.CaseCompleted || ev.Type == ingest.CaseRejected) && !accepted[ev.CaseID] {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // Run drains the spool until ctx is done.

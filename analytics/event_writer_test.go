@@ -34,6 +34,20 @@ func ev(id string, typ ingest.EventType, ts string, f ingest.Event) ingest.Event
 	return f
 }
 
+// runWriter runs w until the returned stop is called.
+func runWriter(w *analytics.EventWriter) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	return func() { cancel(); <-done }
+}
+
+// drain waits until the writer has committed everything in sp.
+func drain(t *testing.T, sp *spool.Spool) {
+	t.Helper()
+	require.Eventually(t, func() bool { return sp.Stats().PendingRecords == 0 }, 20*time.Second, 10*time.Millisecond)
+}
+
 func visitRows(t *testing.T, s *analytics.Store) (n uint64, wait uint32) {
 	t.Helper()
 	require.NoError(t, s.Conn().QueryRow(context.Background(), "SELECT count(), max(wait_seconds) FROM visits").Scan(&n, &wait))
@@ -61,15 +75,8 @@ func TestEventWriterDrainsAndResumes(t *testing.T) {
 		ev("e1", ingest.ServiceEnded, "2026-11-23T09:15:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
 		ev("t2", ingest.TicketIssued, "2026-11-23T09:10:00+08:00", ingest.Event{Ticket: "A002", Item: "SC-001"}),
 	}
-	run := func(w *analytics.EventWriter) (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); w.Run(ctx) }()
-		return func() { cancel(); <-done }
-	}
-	drained := func() {
-		require.Eventually(t, func() bool { return sp.Stats().PendingRecords == 0 }, 20*time.Second, 10*time.Millisecond)
-	}
+	run := runWriter
+	drained := func() { drain(t, sp) }
 	state := filepath.Join(dir, "writer.json")
 	// The writer's clock stays on the morning, so no day closes.
 	clock := func() time.Time { return time.Date(2026, 11, 23, 1, 20, 0, 0, time.UTC) }
@@ -100,4 +107,62 @@ func TestEventWriterDrainsAndResumes(t *testing.T) {
 	n, wait = visitRows(t, s)
 	require.Equal(t, uint64(2), n)
 	require.Equal(t, uint32(20*60), wait, "A002 waited from 09:10 (before the restart) to 09:30")
+}
+
+// A crash between storing a batch's events and storing its facts (here:
+// events stored behind the writer's back) loses no facts: the next start
+// replays the day's stored events and stores the facts the tables miss,
+// and a start after that stores nothing twice.
+func TestEventWriterRestoresFactsLostInACrash(t *testing.T) {
+	s := openStore(t)
+	cfg := writerConfig()
+	dir := t.TempDir()
+	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
+	require.NoError(t, err)
+	defer sp.Close()
+	state := filepath.Join(dir, "writer.json")
+	clock := func() time.Time { return time.Date(2026, 11, 23, 1, 50, 0, 0, time.UTC) }
+	writer := func() *analytics.EventWriter {
+		return &analytics.EventWriter{Spool: sp, Store: s, Tracker: tracker.New(cfg), Location: cfg.Location(), StatePath: state, Now: clock, Interval: -1}
+	}
+	count := func(table string) (n uint64) {
+		t.Helper()
+		require.NoError(t, s.Conn().QueryRow(t.Context(), "SELECT count() FROM "+table).Scan(&n))
+		return n
+	}
+
+	w := writer()
+	require.NoError(t, w.Initialize(t.Context()))
+	stop := runWriter(w)
+	require.NoError(t, (&ingest.Intake{Spool: sp}).Accept(t.Context(), []ingest.Event{
+		ev("w1", ingest.WindowOpened, "2026-11-23T08:30:00+08:00", ingest.Event{Window: "A01"}),
+		ev("t1", ingest.TicketIssued, "2026-11-23T09:00:00+08:00", ingest.Event{Ticket: "A001", Item: "SC-001"}),
+		ev("c1", ingest.Called, "2026-11-23T09:04:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
+		ev("s1", ingest.ServiceStarted, "2026-11-23T09:05:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
+		ev("e1", ingest.ServiceEnded, "2026-11-23T09:15:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
+		ev("t2", ingest.TicketIssued, "2026-11-23T09:10:00+08:00", ingest.Event{Ticket: "A002", Item: "SC-001"}),
+	}))
+	drain(t, sp)
+	stop()
+	require.Equal(t, uint64(1), count("visits"))
+	require.Equal(t, uint64(1), count("window_spans"), "08:30-09:00 (00:30-01:00 UTC)")
+
+	// The crash: A002's visit and its rating are stored as events only.
+	_, err = s.InsertNewEvents(t.Context(), []ingest.Event{
+		ev("c2", ingest.Called, "2026-11-23T09:30:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
+		ev("s2", ingest.ServiceStarted, "2026-11-23T09:31:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
+		ev("e2", ingest.ServiceEnded, "2026-11-23T09:40:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
+		ev("r2", ingest.Rating, "2026-11-23T09:41:00+08:00", ingest.Event{Window: "A01", Ticket: "A002", Rating: 5}),
+	})
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), count("visits"))
+
+	for range 2 {
+		require.NoError(t, writer().Initialize(t.Context()))
+		n, wait := visitRows(t, s)
+		require.Equal(t, uint64(2), n, "A002's visit restored, A001's not stored again")
+		require.Equal(t, uint32(20*60), wait, "A002 waited from 09:10 to 09:30")
+		require.Equal(t, uint64(1), count("ratings"))
+		require.Equal(t, uint64(1), count("window_spans"))
+	}
 }

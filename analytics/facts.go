@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -301,4 +302,64 @@ func factTime(t time.Time) (time.Time, error) {
 func mustFactTime(t time.Time) time.Time {
 	sec, _ := factTime(t)
 	return sec
+}
+
+// missingFacts returns the visits, spans and ratings of f from since on
+// that the fact tables do not hold, and f's case rows (InsertFacts stores
+// those idempotently): what a replay of stored events made that was lost.
+// A visit is known by its hall and ticket (tickets are numbered per hall
+// and day, and the tracker closes every visit at the end of its day), a
+// span by its window and start, a rating by its event id.
+func (s *Store) missingFacts(ctx context.Context, f tracker.Facts, since time.Time) (tracker.Facts, error) {
+	out := tracker.Facts{Cases: f.Cases}
+	keys := func(query string) (map[string]bool, error) {
+		rows, err := s.conn.Query(ctx, query, since.Unix())
+		if err != nil {
+			return nil, fmt.Errorf("analytics: stored facts: %w", err)
+		}
+		defer rows.Close()
+		have := map[string]bool{}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return nil, fmt.Errorf("analytics: stored facts: %w", err)
+			}
+			have[k] = true
+		}
+		return have, rows.Err()
+	}
+	if len(f.Visits) > 0 {
+		have, err := keys("SELECT DISTINCT concat(hall, '\\x00', ticket) FROM visits WHERE issued >= toDateTime(?, 'UTC')")
+		if err != nil {
+			return out, err
+		}
+		for _, v := range f.Visits {
+			if !have[v.Hall+"\x00"+v.Ticket] {
+				out.Visits = append(out.Visits, v)
+			}
+		}
+	}
+	if len(f.Spans) > 0 {
+		have, err := keys("SELECT DISTINCT concat(hall, '\\x00', `window`, '\\x00', toString(toUInt32(`start`))) FROM window_spans WHERE `start` >= toDateTime(?, 'UTC')")
+		if err != nil {
+			return out, err
+		}
+		for _, sp := range f.Spans {
+			if !have[sp.Hall+"\x00"+sp.Window+"\x00"+strconv.FormatInt(sp.Start.Unix(), 10)] {
+				out.Spans = append(out.Spans, sp)
+			}
+		}
+	}
+	if len(f.Ratings) > 0 {
+		have, err := keys("SELECT DISTINCT event_id FROM ratings WHERE ts >= toDateTime(?, 'UTC')")
+		if err != nil {
+			return out, err
+		}
+		for _, r := range f.Ratings {
+			if !have[r.EventID] {
+				out.Ratings = append(out.Ratings, r)
+			}
+		}
+	}
+	return out, nil
 }
