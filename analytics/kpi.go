@@ -2,8 +2,8 @@ package analytics
 
 import (
 	"context"
-	"errors"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
