@@ -142,7 +142,27 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.Regexp(t, `^[1-9][0-9,]*$`, served, "cases served in the period")
 		// Drill down from the tier to its halls.
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#drill-table tbody tr[data-key="city"]`), chromedp.WaitVisible(`#drill-table tbody tr[data-key="city-main"]`)))
+
+		// A one-star rating raises a red alert at once: its pop-up leaves
+		// the dashboard's controls free, and its × dismisses it without
+		// leaving the page.
+		h.postEvents(t, fmt.Sprintf(`{"event_id":"e2e-red-%d","type":"rating","ts":%q,"hall":"city-main","window":"A01","ticket":"Z902","rating":1}`,
+			time.Now().UnixNano(), time.Now().Format(time.RFC3339Nano)))
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(`#toasts .red-banner`)))
+		covered, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+			const t = document.querySelector('#toasts .red-banner').getBoundingClientRect();
+			return [...document.querySelectorAll('#page button, #page select, #page input')].filter((c) => {
+				const r = c.getBoundingClientRect();
+				return r.width > 0 && r.left < t.right && t.left < r.right && r.top < t.bottom && t.top < r.bottom;
+			}).map((c) => c.id || c.className || c.tagName);
+		})()`))
+		require.NoError(t, err)
+		require.Empty(t, covered, "controls under the red alert pop-up")
 		saveScreenshot(t, ctx, "dashboard")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#toasts .toast-close`), chromedp.WaitNotPresent(`#toasts .red-banner`)))
+		page, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+		require.NoError(t, err)
+		require.Equal(t, "#/analytics", page, "dismissing stays on the dashboard")
 		requireTranslated(t, ctx)
 	})
 
@@ -276,22 +296,26 @@ func (h *consoleHall) getJSON(t *testing.T, token, path string, out any) int {
 	return resp.StatusCode
 }
 
+// postEvents posts events (JSON objects) as the queue system would.
+func (h *consoleHall) postEvents(t *testing.T, events ...string) {
+	t.Helper()
+	body := "[" + strings.Join(events, ",") + "]"
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/events", strings.NewReader(body))
+	req.Header.Set("X-API-Key", "demo-queue-key")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+}
+
 // serveCase posts one served case at A01 as the queue system would, a few
 // seconds of it while the camera records, and returns its id once the
 // recording covers the service.
 func (h *consoleHall) serveCase(t *testing.T) string {
 	t.Helper()
 	caseID := fmt.Sprintf("E2E-%d", time.Now().UnixNano()%1e9)
-	post := func(events ...string) {
-		body := "[" + strings.Join(events, ",") + "]"
-		req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/events", strings.NewReader(body))
-		req.Header.Set("X-API-Key", "demo-queue-key")
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, http.StatusAccepted, resp.StatusCode)
-	}
+	post := func(events ...string) { h.postEvents(t, events...) }
 	ev := func(n int, typ string, at time.Time, extra string) string {
 		return fmt.Sprintf(`{"event_id":"%s-%d","type":%q,"ts":%q,"hall":"city-main","ticket":"Z901"%s}`,
 			caseID, n, typ, at.Format(time.RFC3339Nano), extra)

@@ -223,6 +223,7 @@ const messages = {
   'alerts.ackConflict': ['该告警已被他人处理', 'Someone acknowledged this alert already'],
   'alerts.none': ['当前没有告警', 'No alerts'],
   'alerts.newRed': ['新的红色告警：{msg}', 'New red alert: {msg}'],
+  'alerts.dismiss': ['关闭', 'Dismiss'],
   'alerts.csv': ['导出 CSV', 'Export CSV'],
   'alerts.count': ['共 {n} 条', '{n} alerts'],
   'sev.red': ['红色', 'Red'],

@@ -50,6 +50,7 @@ function endSession(flashKey) {
   if (state.feed) state.feed.stop();
   state.feed = null;
   if (state.expiryTimer) clearTimeout(state.expiryTimer);
+  document.getElementById('toasts')?.remove();
   navigate('login');
 }
 
@@ -75,12 +76,27 @@ async function logout() {
   endSession('login.signedOut');
 }
 
+// Red alerts pop up in the bottom right corner, where no page keeps its
+// controls (at the top right they covered the dashboard's level selector
+// and CSV button): the newest three, each for 8 s; a click opens the
+// alerts page, the × only dismisses.
+const maxToasts = 3;
+
 function redCue(a) {
   chime();
-  const banner = h('div', { class: 'red-banner', role: 'alert', onclick: () => { banner.remove(); navigate('alerts'); } },
-    h('span', { class: 'sev-dot red' }), t('alerts.newRed', { msg: alertMessage(a, lang()) }));
-  document.body.append(banner);
-  setTimeout(() => banner.remove(), 8000);
+  let area = document.getElementById('toasts');
+  if (!area) {
+    area = h('div', { id: 'toasts', class: 'toasts' });
+    document.body.append(area);
+  }
+  const toast = h('div', { class: 'red-banner', role: 'alert', onclick: () => { toast.remove(); navigate('alerts'); } },
+    h('span', { class: 'sev-dot red' }),
+    h('span', { class: 'toast-msg' }, t('alerts.newRed', { msg: alertMessage(a, lang()) })),
+    h('button', { class: 'toast-close', type: 'button', 'aria-label': t('alerts.dismiss'), title: t('alerts.dismiss'),
+      onclick: (e) => { e.stopPropagation(); toast.remove(); } }, '×'));
+  area.append(toast);
+  while (area.children.length > maxToasts) area.firstElementChild.remove();
+  setTimeout(() => toast.remove(), 8000);
 }
 
 function updateAlertBadge() {
