@@ -92,6 +92,9 @@ type KPIQuery struct {
 	// only, when set, keeps the groups with these keys (the level's key
 	// columns, in order): the rows a ranking shows (see shownKeys).
 	only [][]string
+	// sumsOnly leaves out the quantiles, the dearest measures: enough to
+	// rank on any other KPI.
+	sumsOnly bool
 }
 
 // DefaultMaxDirectVisits is KPIQuery.MaxDirectVisits when zero. On the
@@ -207,6 +210,9 @@ var kpiColumns = []string{
 	"ratings", "rating_avg", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
 }
 
+// quantileColumns are the kpiColumns made from the visits' quantiles.
+var quantileColumns = map[string]bool{"wait_p50_s": true, "wait_p90_s": true, "handle_p50_s": true, "handle_p90_s": true}
+
 // networkKey is LevelNetwork's key column: the constant "all".
 const networkKey = "network"
 
@@ -278,13 +284,18 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 			kinds = append(kinds, k)
 		}
 	}
-	// A ranking shown with its previous period (Compare, Limit, sorted on a
-	// current KPI) needs the previous period's visits, by far the dearest
-	// kind, only for the rows it shows: they are read after the current
-	// period is ranked (see shownKeys).
+	// A ranking with a limit (sorted on a current KPI) needs the visits'
+	// quantiles, their dearest measures, only for the rows it shows, and
+	// with the previous period (Compare) the previous visits only for
+	// those: they are read once the current period is ranked (see
+	// shownKeys), unless the ranking is on a quantile.
 	nk := len(KeyColumns(q.Level))
-	narrow := q.Compare && q.Limit > 0 && sortIdx >= nk && sortIdx < nk+len(kpiColumns) &&
-		q.Level != LevelHourWeekday && q.Level != LevelNetwork
+	narrow := q.Limit > 0 && sortIdx >= nk && sortIdx < nk+len(kpiColumns) &&
+		q.Level != LevelHourWeekday && q.Level != LevelNetwork && slices.Contains(kinds, visitsKind)
+	twoPhase := narrow && !quantileColumns[cols[sortIdx]]
+	if !q.Compare && !twoPhase {
+		narrow = false
+	}
 	groups := make([]map[string]*kpiAcc, len(periods))
 	var (
 		wg   sync.WaitGroup
@@ -292,27 +303,52 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 	)
 	for i, p := range periods {
 		groups[i] = map[string]*kpiAcc{}
-		read := kinds
-		if i > 0 && narrow {
-			read = slices.DeleteFunc(slices.Clone(kinds), func(k *factKind) bool { return k == visitsKind })
+		var reads []kindRead
+		for _, k := range kinds {
+			kq := q
+			switch {
+			case k != visitsKind || !narrow:
+			case i > 0:
+				continue
+			case twoPhase:
+				kq.sumsOnly = true
+			}
+			reads = append(reads, kindRead{k, kq})
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.readKinds(ctx, q, read, p[0], p[1], groups[i])
+			errs[i] = s.readKinds(ctx, p[0], p[1], groups[i], reads...)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if narrow && slices.Contains(kinds, visitsKind) {
+	if narrow {
 		pq := q
 		pq.only = shownKeys(q, groups[0], sortIdx, desc)
 		if pq.only == nil {
 			pq = q // cannot tell the shown rows before reading: read them all
 		}
-		if err := s.readKinds(ctx, pq, []*factKind{visitsKind}, periods[1][0], periods[1][1], groups[1]); err != nil {
+		var next []func() error
+		if twoPhase {
+			// The shown rows' full visits replace their sums (kpiAcc.add
+			// sets a kind's measures).
+			next = append(next, func() error { return s.readKinds(ctx, q.From, q.To, groups[0], kindRead{visitsKind, pq}) })
+		}
+		if q.Compare {
+			next = append(next, func() error {
+				return s.readKinds(ctx, periods[1][0], periods[1][1], groups[1], kindRead{visitsKind, pq})
+			})
+		}
+		errs := make([]error, len(next))
+		for i, f := range next {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = f() }()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return nil, err
 		}
 	}
@@ -330,19 +366,26 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 	return t, nil
 }
 
-// readKinds reads the given kinds' measures over [from, to) for q, their
-// statements at once, and adds the rows to groups.
-func (s *Store) readKinds(ctx context.Context, q KPIQuery, kinds []*factKind, from, to time.Time, groups map[string]*kpiAcc) error {
+// kindRead is a kind to read and the query to read it for.
+type kindRead struct {
+	k *factKind
+	q KPIQuery
+}
+
+// readKinds reads the kinds' measures over [from, to), their statements at
+// once, and adds the rows to groups.
+func (s *Store) readKinds(ctx context.Context, from, to time.Time, groups map[string]*kpiAcc, reads ...kindRead) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, k := range kinds {
+	for _, r := range reads {
+		k := r.k
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rows, err := s.readKind(ctx, q, k, from, to)
+			rows, err := s.readKind(ctx, r.q, k, from, to)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -520,7 +563,7 @@ func (s *Store) readKind(ctx context.Context, q KPIQuery, k *factKind, from, to 
 	if hit && !q.Fresh {
 		return rows, nil
 	}
-	rows, err = s.kindRows(ctx, k, q.Level, sql)
+	rows, err = s.kindRows(ctx, k, q, sql)
 	if err != nil {
 		return nil, err
 	}
@@ -593,7 +636,9 @@ func (a *kpiAcc) add(k *factKind, r kindRow) {
 	switch k.name {
 	case "visits":
 		a.tickets, a.called, a.served, a.noShows, a.abandoned, a.metTarget, a.serving = m[0], m[1], m[2], m[3], m[4], m[5], m[6]
-		a.waitQ, a.handleQ = r.qs[0], r.qs[1]
+		if len(r.qs) == 2 { // else read without them (KPIQuery.sumsOnly)
+			a.waitQ, a.handleQ = r.qs[0], r.qs[1]
+		}
 	case "spans":
 		a.open = m[0]
 	case "completions":

@@ -193,6 +193,21 @@ var factKinds = []*factKind{
 // the raw table and the rollups (KPIQuery.MaxDirectVisits).
 var visitsKind = factKinds[slices.IndexFunc(factKinds, func(k *factKind) bool { return k.name == "visits" })]
 
+// measuresFor returns the measures q reads of the kind: all of them, or
+// those that are not quantiles when q.sumsOnly.
+func (k *factKind) measuresFor(q KPIQuery) []measure {
+	if !q.sumsOnly {
+		return k.measures
+	}
+	var out []measure
+	for _, m := range k.measures {
+		if !m.quantiles {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // servesLevel tells whether the kind has the dimensions of the level's keys.
 func (k *factKind) servesLevel(l Level) bool {
 	for _, c := range levelKeys[l].keys {
@@ -306,7 +321,7 @@ func (k *factKind) directSQL(q KPIQuery, from, to time.Time) string {
 	for _, c := range lk.attrs {
 		sel = append(sel, "any("+quoteIdent(c)+")")
 	}
-	for _, m := range k.measures {
+	for _, m := range k.measuresFor(q) {
 		sel = append(sel, m.direct)
 	}
 	return "SELECT " + strings.Join(sel, ", ") + " FROM " + k.raw + " WHERE " + k.rawWhere(q, from, to) +
@@ -384,7 +399,7 @@ func (k *factKind) windowKeyedSQL(q KPIQuery, from, to time.Time) string {
 	for _, c := range append(slices.Clone(lk.keys), lk.attrs...) {
 		outer = append(outer, quoteIdent(c))
 	}
-	for _, m := range k.measures {
+	for _, m := range k.measuresFor(q) {
 		// Prefixed: an alias equal to a column used inside the aggregate
 		// (met_target) would be read in its place.
 		inner = append(inner, m.direct+" AS m_"+m.name)
@@ -422,7 +437,7 @@ func (k *factKind) sql(q KPIQuery, from, to time.Time) string {
 	for _, c := range lk.attrs {
 		sel = append(sel, "any("+quoteIdent(c)+")")
 	}
-	for _, m := range k.measures {
+	for _, m := range k.measuresFor(q) {
 		switch {
 		case m.quantiles:
 			sel = append(sel, "quantilesExactWeightedMerge(0.5, 0.9)("+m.name+")")
@@ -463,7 +478,7 @@ func (k *factKind) pieceSQL(q KPIQuery, keys, attrs []string, p piece) string {
 	}
 	from, to := strconv.FormatInt(p.from, 10), strconv.FormatInt(p.to, 10)
 	var where []string
-	for _, m := range k.measures {
+	for _, m := range k.measuresFor(q) {
 		switch {
 		case p.table != nil:
 			sel = append(sel, m.name)
@@ -516,13 +531,14 @@ type kindRow struct {
 	qs    [][]uint32 // the quantile measures, in order
 }
 
-func (s *Store) kindRows(ctx context.Context, k *factKind, l Level, sql string) ([]kindRow, error) {
+func (s *Store) kindRows(ctx context.Context, k *factKind, q KPIQuery, sql string) ([]kindRow, error) {
 	rows, err := s.conn.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: KPI query on %s: %w", k.name, err)
 	}
 	defer rows.Close()
-	lk := levelKeys[l]
+	lk := levelKeys[q.Level]
+	measures := k.measuresFor(q)
 	var out []kindRow
 	for rows.Next() {
 		var (
@@ -544,15 +560,15 @@ func (s *Store) kindRows(ctx context.Context, k *factKind, l Level, sql string) 
 			dest = append(dest, &attrs[i])
 		}
 		nq := 0
-		for _, m := range k.measures {
+		for _, m := range measures {
 			if m.quantiles {
 				nq++
 			}
 		}
-		vals = make([]uint64, len(k.measures)-nq)
+		vals = make([]uint64, len(measures)-nq)
 		qs = make([][]uint32, nq)
 		vi, qi := 0, 0
-		for _, m := range k.measures {
+		for _, m := range measures {
 			if m.quantiles {
 				dest = append(dest, &qs[qi])
 				qi++

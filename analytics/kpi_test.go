@@ -553,11 +553,12 @@ func TestKPIRejectsBadQueries(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// A ranking with a limit and the previous period reads the previous
-// period's visits for the rows it shows alone, unless a row only the
-// previous period has could be shown (its current KPIs are those of no
-// activity): either way, the rows are the whole table's first ones.
-func TestKPIRankingWithPreviousPeriod(t *testing.T) {
+// A ranking with a limit reads the visits' quantiles, and the previous
+// period's visits, for the rows it shows alone (unless it ranks on a
+// quantile, or a row only the previous period has could be shown: its
+// current KPIs are those of no activity): either way, the rows are the
+// whole table's first ones.
+func TestKPIRankingReadsShownRows(t *testing.T) {
 	s := openStore(t)
 	ctx := t.Context()
 	f := kpiFixture()
@@ -566,19 +567,25 @@ func TestKPIRankingWithPreviousPeriod(t *testing.T) {
 	f.Visits = append(f.Visits, visit("city-main", "city", "C09", "market", "SC-001", "E9", "C001", tracker.Served, at(1, 2, 30), 100, 200, true, 1))
 	require.NoError(t, s.InsertFacts(ctx, f))
 	for _, maxDirect := range []int64{-1, 1000} {
-		query := func(q analytics.KPIQuery) *analytics.KPITable {
-			t.Helper()
-			q.Level, q.Compare, q.From, q.To, q.Location, q.MaxDirectVisits, q.Fresh = analytics.LevelWindow, true, kpiFrom, kpiTo, time.UTC, maxDirect, true
-			tab, err := s.KPI(ctx, q)
-			require.NoError(t, err)
-			return tab
-		}
-		for _, sort := range []string{"-served", "served", "-wait_p50_s", "wait_p50_s"} {
-			whole := query(analytics.KPIQuery{Sort: sort})
-			require.Len(t, whole.Rows, 5)
-			for limit := 1; limit <= 4; limit++ {
-				ranked := query(analytics.KPIQuery{Sort: sort, Limit: limit})
-				require.Equal(t, whole.Rows[:limit], ranked.Rows, "sort %s, limit %d, max direct %d", sort, limit, maxDirect)
+		for _, compare := range []bool{true, false} {
+			query := func(q analytics.KPIQuery) *analytics.KPITable {
+				t.Helper()
+				q.Level, q.Compare, q.From, q.To, q.Location, q.MaxDirectVisits, q.Fresh = analytics.LevelWindow, compare, kpiFrom, kpiTo, time.UTC, maxDirect, true
+				tab, err := s.KPI(ctx, q)
+				require.NoError(t, err)
+				return tab
+			}
+			for _, sort := range []string{"-served", "served", "-wait_p50_s", "wait_p50_s", "-throughput_per_hour", "rating_avg"} {
+				whole := query(analytics.KPIQuery{Sort: sort})
+				want := 4 // C09 has no current row without the previous period
+				if compare {
+					want = 5
+				}
+				require.Len(t, whole.Rows, want)
+				for limit := 1; limit < want; limit++ {
+					ranked := query(analytics.KPIQuery{Sort: sort, Limit: limit})
+					require.Equal(t, whole.Rows[:limit], ranked.Rows, "sort %s, limit %d, compare %v, max direct %d", sort, limit, compare, maxDirect)
+				}
 			}
 		}
 	}
