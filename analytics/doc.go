@@ -1,6 +1,9 @@
 // Package analytics owns Sunlight's ClickHouse side: the managed local
-// clickhouse-server child process, the connection and schema migrations,
-// event, audit and camera stream health storage (with HealthWriter, the
-// batching writer for health reports), and (later) KPI queries and
-// supervision rules.
+// clickhouse-server child process, the connection and schema migrations
+// (migrations/*.sql), the stores of events, facts (visits, window spans,
+// cases, ratings), alerts, audit, camera stream health and recording
+// segments, the EventWriter that drains the intake's spool into them, and
+// the KPI queries over the facts and their rollups (kpi.go, kpi_plan.go).
+// The tracker subpackage turns events into facts; the supervision
+// subpackage raises alerts as events arrive.
 package analytics

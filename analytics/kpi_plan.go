@@ -20,6 +20,11 @@ import (
 // of long ranges. Rollup pieces
 // select the stored states and raw pieces build the same states, so the
 // outer GROUP BY merges them into exact results (see 0007_rollups.sql).
+//
+// Visits over a period of up to a few million (KPIQuery.MaxDirectVisits)
+// are read from the raw table alone instead (directSQL), where exact
+// quantiles cost less than merging states; at the window level grouped by
+// the number window_key rather than the two name strings (windowKeyedSQL).
 
 // dims is a set of fact dimensions.
 type dims uint8
