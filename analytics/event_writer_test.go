@@ -34,6 +34,30 @@ func ev(id string, typ ingest.EventType, ts string, f ingest.Event) ingest.Event
 	return f
 }
 
+// writerRig opens a store and a spool in a temporary directory, closed
+// when t ends, for writerConfig's hall.
+func writerRig(t *testing.T) (*analytics.Store, *config.Config, *spool.Spool, string) {
+	t.Helper()
+	dir := t.TempDir()
+	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sp.Close() })
+	return openStore(t), writerConfig(), sp, dir
+}
+
+// morningEvents: A01 opens at 08:30; A001 is issued at 09:00, called at
+// 09:04 and served 09:05-09:15; A002 is issued at 09:10 and waits.
+func morningEvents() []ingest.Event {
+	return []ingest.Event{
+		ev("w1", ingest.WindowOpened, "2026-11-23T08:30:00+08:00", ingest.Event{Window: "A01"}),
+		ev("t1", ingest.TicketIssued, "2026-11-23T09:00:00+08:00", ingest.Event{Ticket: "A001", Item: "SC-001"}),
+		ev("c1", ingest.Called, "2026-11-23T09:04:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
+		ev("s1", ingest.ServiceStarted, "2026-11-23T09:05:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
+		ev("e1", ingest.ServiceEnded, "2026-11-23T09:15:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
+		ev("t2", ingest.TicketIssued, "2026-11-23T09:10:00+08:00", ingest.Event{Ticket: "A002", Item: "SC-001"}),
+	}
+}
+
 // runWriter runs w until the returned stop is called.
 func runWriter(w *analytics.EventWriter) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,22 +83,9 @@ func visitRows(t *testing.T, s *analytics.Store) (n uint64, wait uint32) {
 // restart) rebuilds the open visits from the stored events, so a visit
 // begun before the restart closes with the right wait.
 func TestEventWriterDrainsAndResumes(t *testing.T) {
-	s := openStore(t)
-	cfg := writerConfig()
-	dir := t.TempDir()
-	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
-	require.NoError(t, err)
-	defer sp.Close()
+	s, cfg, sp, dir := writerRig(t)
 	intake := &ingest.Intake{Spool: sp}
-
-	morning := []ingest.Event{
-		ev("w1", ingest.WindowOpened, "2026-11-23T08:30:00+08:00", ingest.Event{Window: "A01"}),
-		ev("t1", ingest.TicketIssued, "2026-11-23T09:00:00+08:00", ingest.Event{Ticket: "A001", Item: "SC-001"}),
-		ev("c1", ingest.Called, "2026-11-23T09:04:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
-		ev("s1", ingest.ServiceStarted, "2026-11-23T09:05:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
-		ev("e1", ingest.ServiceEnded, "2026-11-23T09:15:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
-		ev("t2", ingest.TicketIssued, "2026-11-23T09:10:00+08:00", ingest.Event{Ticket: "A002", Item: "SC-001"}),
-	}
+	morning := morningEvents()
 	run := runWriter
 	drained := func() { drain(t, sp) }
 	state := filepath.Join(dir, "writer.json")
@@ -114,12 +125,7 @@ func TestEventWriterDrainsAndResumes(t *testing.T) {
 // replays the day's stored events and stores the facts the tables miss,
 // and a start after that stores nothing twice.
 func TestEventWriterRestoresFactsLostInACrash(t *testing.T) {
-	s := openStore(t)
-	cfg := writerConfig()
-	dir := t.TempDir()
-	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
-	require.NoError(t, err)
-	defer sp.Close()
+	s, cfg, sp, dir := writerRig(t)
 	state := filepath.Join(dir, "writer.json")
 	clock := func() time.Time { return time.Date(2026, 11, 23, 1, 50, 0, 0, time.UTC) }
 	writer := func() *analytics.EventWriter {
@@ -134,21 +140,14 @@ func TestEventWriterRestoresFactsLostInACrash(t *testing.T) {
 	w := writer()
 	require.NoError(t, w.Initialize(t.Context()))
 	stop := runWriter(w)
-	require.NoError(t, (&ingest.Intake{Spool: sp}).Accept(t.Context(), []ingest.Event{
-		ev("w1", ingest.WindowOpened, "2026-11-23T08:30:00+08:00", ingest.Event{Window: "A01"}),
-		ev("t1", ingest.TicketIssued, "2026-11-23T09:00:00+08:00", ingest.Event{Ticket: "A001", Item: "SC-001"}),
-		ev("c1", ingest.Called, "2026-11-23T09:04:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
-		ev("s1", ingest.ServiceStarted, "2026-11-23T09:05:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
-		ev("e1", ingest.ServiceEnded, "2026-11-23T09:15:00+08:00", ingest.Event{Window: "A01", Ticket: "A001"}),
-		ev("t2", ingest.TicketIssued, "2026-11-23T09:10:00+08:00", ingest.Event{Ticket: "A002", Item: "SC-001"}),
-	}))
+	require.NoError(t, (&ingest.Intake{Spool: sp}).Accept(t.Context(), morningEvents()))
 	drain(t, sp)
 	stop()
 	require.Equal(t, uint64(1), count("visits"))
 	require.Equal(t, uint64(1), count("window_spans"), "08:30-09:00 (00:30-01:00 UTC)")
 
 	// The crash: A002's visit and its rating are stored as events only.
-	_, err = s.InsertNewEvents(t.Context(), []ingest.Event{
+	_, err := s.InsertNewEvents(t.Context(), []ingest.Event{
 		ev("c2", ingest.Called, "2026-11-23T09:30:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
 		ev("s2", ingest.ServiceStarted, "2026-11-23T09:31:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
 		ev("e2", ingest.ServiceEnded, "2026-11-23T09:40:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),

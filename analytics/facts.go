@@ -328,37 +328,38 @@ func (s *Store) missingFacts(ctx context.Context, f tracker.Facts, since time.Ti
 		}
 		return have, rows.Err()
 	}
-	if len(f.Visits) > 0 {
-		have, err := keys("SELECT DISTINCT concat(hall, '\\x00', ticket) FROM visits WHERE issued >= toDateTime(?, 'UTC')")
-		if err != nil {
-			return out, err
-		}
-		for _, v := range f.Visits {
-			if !have[v.Hall+"\x00"+v.Ticket] {
-				out.Visits = append(out.Visits, v)
-			}
-		}
+	var err error
+	if out.Visits, err = unstored(f.Visits, keys, "SELECT DISTINCT concat(hall, '\\x00', ticket) FROM visits WHERE issued >= toDateTime(?, 'UTC')",
+		func(v tracker.Visit) string { return v.Hall + "\x00" + v.Ticket }); err != nil {
+		return out, err
 	}
-	if len(f.Spans) > 0 {
-		have, err := keys("SELECT DISTINCT concat(hall, '\\x00', `window`, '\\x00', toString(toUInt32(`start`))) FROM window_spans WHERE `start` >= toDateTime(?, 'UTC')")
-		if err != nil {
-			return out, err
-		}
-		for _, sp := range f.Spans {
-			if !have[sp.Hall+"\x00"+sp.Window+"\x00"+strconv.FormatInt(sp.Start.Unix(), 10)] {
-				out.Spans = append(out.Spans, sp)
-			}
-		}
+	if out.Spans, err = unstored(f.Spans, keys, "SELECT DISTINCT concat(hall, '\\x00', `window`, '\\x00', toString(toUInt32(`start`))) FROM window_spans WHERE `start` >= toDateTime(?, 'UTC')",
+		func(sp tracker.Span) string {
+			return sp.Hall + "\x00" + sp.Window + "\x00" + strconv.FormatInt(sp.Start.Unix(), 10)
+		}); err != nil {
+		return out, err
 	}
-	if len(f.Ratings) > 0 {
-		have, err := keys("SELECT DISTINCT event_id FROM ratings WHERE ts >= toDateTime(?, 'UTC')")
-		if err != nil {
-			return out, err
-		}
-		for _, r := range f.Ratings {
-			if !have[r.EventID] {
-				out.Ratings = append(out.Ratings, r)
-			}
+	if out.Ratings, err = unstored(f.Ratings, keys, "SELECT DISTINCT event_id FROM ratings WHERE ts >= toDateTime(?, 'UTC')",
+		func(r tracker.Rating) string { return r.EventID }); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// unstored returns the facts whose key the statement's keys (keys runs it)
+// do not hold; none are looked up when there are no facts.
+func unstored[T any](facts []T, keys func(string) (map[string]bool, error), query string, key func(T) string) ([]T, error) {
+	if len(facts) == 0 {
+		return nil, nil
+	}
+	have, err := keys(query)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, f := range facts {
+		if !have[key(f)] {
+			out = append(out, f)
 		}
 	}
 	return out, nil
