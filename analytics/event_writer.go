@@ -151,7 +151,7 @@ func (w *EventWriter) Initialize(ctx context.Context) error {
 		return err
 	}
 	if err := w.restoreCases(ctx, acceptedBefore(evs)); err != nil {
-		return err
+		w.log().Warn("case lookup failed: replayed completions of earlier cases judged without their acceptance", "err", err)
 	}
 	var replayed tracker.Facts
 	for _, ev := range evs {
@@ -164,17 +164,17 @@ func (w *EventWriter) Initialize(ctx context.Context) error {
 
 	// The replay makes again the facts stored before, and those of events
 	// stored just before a crash whose facts were not (see the type's
-	// comment): store what the tables miss.
+	// comment): store what the tables miss. Best effort: a failure is
+	// logged, since refusing to start would stop the intake as well.
 	missing, err := w.Store.missingFacts(ctx, replayed, from)
-	if err != nil {
-		return err
-	}
-	if missing.Len() > 0 {
-		if err := w.Store.InsertFacts(ctx, &missing); err != nil {
-			return err
+	if err == nil && missing.Len() > 0 {
+		if err = w.Store.InsertFacts(ctx, &missing); err == nil {
+			w.log().Warn("facts lost in a crash restored from the stored events", "visits", len(missing.Visits),
+				"spans", len(missing.Spans), "ratings", len(missing.Ratings), "case_rows", len(missing.Cases))
 		}
-		w.log().Warn("facts lost in a crash restored from the stored events", "visits", len(missing.Visits),
-			"spans", len(missing.Spans), "ratings", len(missing.Ratings), "case_rows", len(missing.Cases))
+	}
+	if err != nil {
+		w.log().Error("facts of the replayed events not checked: those of a crash just before stay lost", "err", err)
 	}
 	return nil
 }
