@@ -140,18 +140,23 @@ func TestEventWriterRestoresFactsLostInACrash(t *testing.T) {
 	w := writer()
 	require.NoError(t, w.Initialize(t.Context()))
 	stop := runWriter(w)
-	require.NoError(t, (&ingest.Intake{Spool: sp}).Accept(t.Context(), morningEvents()))
+	require.NoError(t, (&ingest.Intake{Spool: sp}).Accept(t.Context(), append(morningEvents(),
+		ev("a1", ingest.CaseAccepted, "2026-11-23T09:12:00+08:00", ingest.Event{Window: "A01", Ticket: "A001", CaseID: "CM-1", Item: "SC-001"}))))
 	drain(t, sp)
 	stop()
 	require.Equal(t, uint64(1), count("visits"))
 	require.Equal(t, uint64(1), count("window_spans"), "08:30-09:00 (00:30-01:00 UTC)")
 
-	// The crash: A002's visit and its rating are stored as events only.
+	require.Equal(t, uint64(1), count("cases"), "CM-1 accepted")
+
+	// The crash: A002's visit, its rating and CM-1's completion are stored
+	// as events only.
 	_, err := s.InsertNewEvents(t.Context(), []ingest.Event{
 		ev("c2", ingest.Called, "2026-11-23T09:30:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
 		ev("s2", ingest.ServiceStarted, "2026-11-23T09:31:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
 		ev("e2", ingest.ServiceEnded, "2026-11-23T09:40:00+08:00", ingest.Event{Window: "A01", Ticket: "A002"}),
 		ev("r2", ingest.Rating, "2026-11-23T09:41:00+08:00", ingest.Event{Window: "A01", Ticket: "A002", Rating: 5}),
+		ev("d1", ingest.CaseCompleted, "2026-11-23T09:45:00+08:00", ingest.Event{Window: "A01", CaseID: "CM-1"}),
 	})
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), count("visits"))
@@ -163,5 +168,7 @@ func TestEventWriterRestoresFactsLostInACrash(t *testing.T) {
 		require.Equal(t, uint32(20*60), wait, "A002 waited from 09:10 to 09:30")
 		require.Equal(t, uint64(1), count("ratings"))
 		require.Equal(t, uint64(1), count("window_spans"))
+		require.Equal(t, uint64(2), count("cases"), "CM-1's completed row added, its accepted row not again")
+		require.Equal(t, uint64(1), count("completions"))
 	}
 }

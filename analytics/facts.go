@@ -304,14 +304,14 @@ func mustFactTime(t time.Time) time.Time {
 	return sec
 }
 
-// missingFacts returns the visits, spans and ratings of f from since on
-// that the fact tables do not hold, and f's case rows (InsertFacts stores
-// those idempotently): what a replay of stored events made that was lost.
-// A visit is known by its hall and ticket (tickets are numbered per hall
-// and day, and the tracker closes every visit at the end of its day), a
-// span by its window and start, a rating by its event id.
+// missingFacts returns the facts of f from since on that the fact tables
+// do not hold: what a replay of stored events made that was lost. A visit
+// is known by its hall and ticket (tickets are numbered per hall and day,
+// and the tracker closes every visit at the end of its day), a span by its
+// window and start, a rating by its event id, a case row by its case and
+// version (the time of its event).
 func (s *Store) missingFacts(ctx context.Context, f tracker.Facts, since time.Time) (tracker.Facts, error) {
-	out := tracker.Facts{Cases: f.Cases}
+	var out tracker.Facts
 	keys := func(query string) (map[string]bool, error) {
 		rows, err := s.conn.Query(ctx, query, since.Unix())
 		if err != nil {
@@ -341,6 +341,10 @@ func (s *Store) missingFacts(ctx context.Context, f tracker.Facts, since time.Ti
 	}
 	if out.Ratings, err = unstored(f.Ratings, keys, "SELECT DISTINCT event_id FROM ratings WHERE ts >= toDateTime(?, 'UTC')",
 		func(r tracker.Rating) string { return r.EventID }); err != nil {
+		return out, err
+	}
+	if out.Cases, err = unstored(f.Cases, keys, "SELECT DISTINCT concat(case_id, '\\x00', toString(version)) FROM cases WHERE version >= toUInt64(?) * 1000",
+		func(c tracker.CaseState) string { return c.CaseID + "\x00" + strconv.FormatUint(c.Version, 10) }); err != nil {
 		return out, err
 	}
 	return out, nil
