@@ -103,7 +103,7 @@ func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]i
 	fresh := make([]ingest.Event, 0, len(batch))
 	c := newEventCols(len(batch))
 	for _, r := range batch {
-		if _, ok := stored[r.ev.EventID]; ok {
+		if stored[r.ev.EventID] {
 			continue
 		}
 		c.add(r.ev, r.sec, r.ms, r.rating, received)
@@ -156,7 +156,7 @@ func (c *eventCols) add(ev ingest.Event, sec time.Time, ms uint16, rating uint8,
 
 // storedEventIDs returns which of ids the events table holds already among
 // its events with minSec <= ts <= maxSec (Unix seconds).
-func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}, minSec, maxSec int64) (map[string]struct{}, error) {
+func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}, minSec, maxSec int64) (map[string]bool, error) {
 	t, err := newExternalTable(externalIDsTable, []column{{"event_id", "String"}})
 	if err != nil {
 		return nil, err
@@ -168,26 +168,10 @@ func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}, min
 	if err := appendColumns(t, list); err != nil {
 		return nil, err
 	}
-	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)),
+	return s.stringSet(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), "look up event ids",
 		`SELECT DISTINCT event_id FROM events
 		 WHERE ts >= toDateTime(?, 'UTC') AND ts <= toDateTime(?, 'UTC')
 		   AND event_id IN (SELECT event_id FROM `+externalIDsTable+`)`, minSec, maxSec)
-	if err != nil {
-		return nil, fmt.Errorf("analytics: look up event ids: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]struct{}{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("analytics: look up event ids: %w", err)
-		}
-		out[id] = struct{}{}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("analytics: look up event ids: %w", err)
-	}
-	return out, nil
 }
 
 // EventsBetween returns the stored events with from <= ts < to (a zero to is

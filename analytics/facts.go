@@ -175,9 +175,8 @@ func (s *Store) newCaseRows(ctx context.Context, cases []tracker.CaseState) ([][
 // completedCases tells which of the ids have a completed row in the cases
 // table already.
 func (s *Store) completedCases(ctx context.Context, ids map[string]int) (map[string]bool, error) {
-	done := map[string]bool{}
 	if len(ids) == 0 {
-		return done, nil
+		return map[string]bool{}, nil
 	}
 	t, err := newExternalTable(externalCaseIDsTable, []column{{"case_id", "String"}})
 	if err != nil {
@@ -193,23 +192,8 @@ func (s *Store) completedCases(ctx context.Context, ids map[string]int) (map[str
 			return nil, fmt.Errorf("analytics: completed cases: %w", err)
 		}
 	}
-	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)),
+	return s.stringSet(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), "completed cases",
 		`SELECT DISTINCT case_id FROM cases WHERE case_id IN (SELECT case_id FROM `+externalCaseIDsTable+`) AND state = 'completed'`)
-	if err != nil {
-		return nil, fmt.Errorf("analytics: completed cases: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("analytics: completed cases: %w", err)
-		}
-		done[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("analytics: completed cases: %w", err)
-	}
-	return done, nil
 }
 
 func (s *Store) insertRows(ctx context.Context, table string, cols []column, rows [][]any) error {
@@ -313,20 +297,7 @@ func mustFactTime(t time.Time) time.Time {
 func (s *Store) missingFacts(ctx context.Context, f tracker.Facts, since time.Time) (tracker.Facts, error) {
 	var out tracker.Facts
 	keys := func(query string) (map[string]bool, error) {
-		rows, err := s.conn.Query(ctx, query, since.Unix())
-		if err != nil {
-			return nil, fmt.Errorf("analytics: stored facts: %w", err)
-		}
-		defer rows.Close()
-		have := map[string]bool{}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				return nil, fmt.Errorf("analytics: stored facts: %w", err)
-			}
-			have[k] = true
-		}
-		return have, rows.Err()
+		return s.stringSet(ctx, "stored facts", query, since.Unix())
 	}
 	var err error
 	if out.Visits, err = unstored(f.Visits, keys, "SELECT DISTINCT concat(hall, '\\x00', ticket) FROM visits WHERE issued >= toDateTime(?, 'UTC')",

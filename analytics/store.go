@@ -250,6 +250,28 @@ func appendColumns(t *ext.Table, cols ...any) error {
 	return nil
 }
 
+// stringSet runs query, whose rows are one String column, and returns the
+// set of its values; what names the lookup in errors.
+func (s *Store) stringSet(ctx context.Context, what, query string, args ...any) (map[string]bool, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: %s: %w", what, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("analytics: %s: %w", what, err)
+		}
+		out[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("analytics: %s: %w", what, err)
+	}
+	return out, nil
+}
+
 // insertExternal inserts the rows of rowsTable (made by newExternalTable with
 // the name externalInsertTable and the same columns) into table, as
 // "INSERT INTO table (cols) SELECT cols FROM <external table>". This is how
