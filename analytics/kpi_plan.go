@@ -311,16 +311,7 @@ func (k *factKind) directSQL(q KPIQuery, from, to time.Time) string {
 	lk := levelKeys[q.Level]
 	var sel, group []string
 	for _, c := range lk.keys {
-		switch c {
-		case "hour":
-			sel = append(sel, "toHour("+k.rawTime+", "+quoteString(q.Location.String())+") AS hour")
-		case "weekday":
-			sel = append(sel, "toDayOfWeek("+k.rawTime+", "+quoteString(q.Location.String())+") AS weekday")
-		case networkKey:
-			sel = append(sel, "'all' AS "+networkKey)
-		default:
-			sel = append(sel, quoteIdent(c))
-		}
+		sel = append(sel, keyExpr(q, c, k.rawTime))
 		group = append(group, quoteIdent(c))
 	}
 	for _, c := range lk.attrs {
@@ -339,15 +330,37 @@ func (k *factKind) rawWhere(q KPIQuery, from, to time.Time) string {
 		k.rawTime + " >= toDateTime(" + strconv.FormatInt(from.Unix(), 10) + ", 'UTC')",
 		k.rawTime + " < toDateTime(" + strconv.FormatInt(to.Unix(), 10) + ", 'UTC')",
 	}
+	where = append(where, k.filterWhere(q, k == visitsKind && q.Level == LevelWindow)...)
+	return strings.Join(where, " AND ")
+}
+
+// filterWhere is the conditions of q's filters the kind can apply, and of
+// q.only (on visits.window_key when windowKey).
+func (k *factKind) filterWhere(q KPIQuery, windowKey bool) []string {
+	var where []string
 	for _, f := range q.filters() {
 		if k.dims&dimByName[f[0]] != 0 {
 			where = append(where, quoteIdent(f[0])+" = "+quoteString(f[1]))
 		}
 	}
 	if q.only != nil {
-		where = append(where, q.onlyWhere(k == visitsKind && q.Level == LevelWindow))
+		where = append(where, q.onlyWhere(windowKey))
 	}
-	return strings.Join(where, " AND ")
+	return where
+}
+
+// keyExpr selects the level key column c of a row whose time is timeCol:
+// hour and weekday in q's zone, the network's constant, else the column.
+func keyExpr(q KPIQuery, c, timeCol string) string {
+	switch c {
+	case "hour":
+		return "toHour(" + timeCol + ", " + quoteString(q.Location.String()) + ") AS hour"
+	case "weekday":
+		return "toDayOfWeek(" + timeCol + ", " + quoteString(q.Location.String()) + ") AS weekday"
+	case networkKey:
+		return "'all' AS " + networkKey
+	}
+	return quoteIdent(c)
 }
 
 // onlyWhere is the condition that keeps q.only: on the level's key columns,
@@ -465,16 +478,7 @@ func (k *factKind) pieceSQL(q KPIQuery, keys, attrs []string, p piece) string {
 	}
 	var sel, group []string
 	for _, c := range keys {
-		switch c {
-		case "hour":
-			sel = append(sel, "toHour("+timeCol+", "+quoteString(q.Location.String())+") AS hour")
-		case "weekday":
-			sel = append(sel, "toDayOfWeek("+timeCol+", "+quoteString(q.Location.String())+") AS weekday")
-		case networkKey:
-			sel = append(sel, "'all' AS "+networkKey)
-		default:
-			sel = append(sel, quoteIdent(c))
-		}
+		sel = append(sel, keyExpr(q, c, timeCol))
 		group = append(group, quoteIdent(c))
 	}
 	for _, c := range attrs {
@@ -505,14 +509,7 @@ func (k *factKind) pieceSQL(q KPIQuery, keys, attrs []string, p piece) string {
 			timeCol+" >= toDateTime("+from+", 'UTC')",
 			timeCol+" < toDateTime("+to+", 'UTC')")
 	}
-	for _, f := range q.filters() {
-		if k.dims&dimByName[f[0]] != 0 {
-			where = append(where, quoteIdent(f[0])+" = "+quoteString(f[1]))
-		}
-	}
-	if q.only != nil {
-		where = append(where, q.onlyWhere(false))
-	}
+	where = append(where, k.filterWhere(q, false)...)
 	s := "SELECT " + strings.Join(sel, ", ") + " FROM " + table + " WHERE " + strings.Join(where, " AND ")
 	if p.table == nil && k.aggregating {
 		s += " GROUP BY " + strings.Join(group, ", ")
