@@ -290,17 +290,12 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 	// those: they are read once the current period is ranked (see
 	// shownKeys), unless the ranking is on a quantile.
 	nk := len(KeyColumns(q.Level))
-	narrow := q.Limit > 0 && sortIdx >= nk && sortIdx < nk+len(kpiColumns) &&
+	ranking := q.Limit > 0 && sortIdx >= nk && sortIdx < nk+len(kpiColumns) &&
 		q.Level != LevelHourWeekday && q.Level != LevelNetwork && slices.Contains(kinds, visitsKind)
-	twoPhase := narrow && !quantileColumns[cols[sortIdx]]
-	if !q.Compare && !twoPhase {
-		narrow = false
-	}
+	twoPhase := ranking && !quantileColumns[cols[sortIdx]]
+	narrow := twoPhase || ranking && q.Compare
 	groups := make([]map[string]*kpiAcc, len(periods))
-	var (
-		wg   sync.WaitGroup
-		errs = make([]error, len(periods))
-	)
+	var first []func() error
 	for i, p := range periods {
 		groups[i] = map[string]*kpiAcc{}
 		var reads []kindRead
@@ -315,14 +310,9 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 			}
 			reads = append(reads, kindRead{k, kq})
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.readKinds(ctx, p[0], p[1], groups[i], reads...)
-		}()
+		first = append(first, func() error { return s.readKinds(ctx, p[0], p[1], groups[i], reads...) })
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := parallel(first...); err != nil {
 		return nil, err
 	}
 	if narrow {
@@ -331,24 +321,16 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 		if pq.only == nil {
 			pq = q // cannot tell the shown rows before reading: read them all
 		}
-		var next []func() error
-		if twoPhase {
-			// The shown rows' full visits replace their sums (kpiAcc.add
-			// sets a kind's measures).
-			next = append(next, func() error { return s.readKinds(ctx, q.From, q.To, groups[0], kindRead{visitsKind, pq}) })
+		var then []func() error
+		for i, p := range periods {
+			// The current period's shown rows get their full visits only
+			// in two phases, where they replace the sums (kpiAcc.add sets
+			// a kind's measures); the previous period's were not read.
+			if i > 0 || twoPhase {
+				then = append(then, func() error { return s.readKinds(ctx, p[0], p[1], groups[i], kindRead{visitsKind, pq}) })
+			}
 		}
-		if q.Compare {
-			next = append(next, func() error {
-				return s.readKinds(ctx, periods[1][0], periods[1][1], groups[1], kindRead{visitsKind, pq})
-			})
-		}
-		errs := make([]error, len(next))
-		for i, f := range next {
-			wg.Add(1)
-			go func() { defer wg.Done(); errs[i] = f() }()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		if err := parallel(then...); err != nil {
 			return nil, err
 		}
 	}
@@ -366,6 +348,17 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 	return t, nil
 }
 
+// parallel runs fs at once and returns their errors joined.
+func parallel(fs ...func() error) error {
+	errs := make([]error, len(fs))
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Go(func() { errs[i] = f() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // kindRead is a kind to read and the query to read it for.
 type kindRead struct {
 	k *factKind
@@ -375,38 +368,28 @@ type kindRead struct {
 // readKinds reads the kinds' measures over [from, to), their statements at
 // once, and adds the rows to groups.
 func (s *Store) readKinds(ctx context.Context, from, to time.Time, groups map[string]*kpiAcc, reads ...kindRead) error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, r := range reads {
-		k := r.k
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rows, err := s.readKind(ctx, r.q, k, from, to)
+	var mu sync.Mutex
+	fs := make([]func() error, len(reads))
+	for i, r := range reads {
+		fs[i] = func() error {
+			rows, err := s.readKind(ctx, r.q, r.k, from, to)
+			if err != nil {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			for _, r := range rows {
-				acc := groups[r.key]
+			for _, row := range rows {
+				acc := groups[row.key]
 				if acc == nil {
-					acc = &kpiAcc{keys: r.keys, attrs: slices.Clone(r.attrs)} // rows may be cached: not theirs to change
-					groups[r.key] = acc
+					acc = &kpiAcc{keys: row.keys, attrs: slices.Clone(row.attrs)} // rows may be cached: not theirs to change
+					groups[row.key] = acc
 				}
-				acc.add(k, r)
+				acc.add(r.k, row)
 			}
-		}()
+			return nil
+		}
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
+	return parallel(fs...)
 }
 
 // kpiRows makes the table rows of the groups of each period, the current
