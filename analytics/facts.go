@@ -120,25 +120,22 @@ func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tra
 	}
 	// The four tables are inserted at once: ClickHouse works on each
 	// insert (and the views it feeds) in its own thread.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	insert := func(table string, cols []column, rows [][]any, failed func()) {
-		wg.Go(func() {
-			if err := s.insertRows(ctx, table, cols, rows); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
+	// A failed table hands back its own rows (each a field of unstored).
+	insert := func(table string, cols []column, rows [][]any, failed func()) func() error {
+		return func() error {
+			err := s.insertRows(ctx, table, cols, rows)
+			if err != nil {
 				failed()
-				mu.Unlock()
 			}
-		})
+			return err
+		}
 	}
-	insert("visits", visitColumns, visits, func() { unstored.Visits = f.Visits })
-	insert("window_spans", spanColumns, spans, func() { unstored.Spans = f.Spans })
-	insert("ratings", ratingColumns, ratings, func() { unstored.Ratings = f.Ratings })
-	insert("cases", caseColumns, cases, func() { unstored.Cases = f.Cases })
-	wg.Wait()
-	return unstored, errors.Join(errs...)
+	err = parallel(
+		insert("visits", visitColumns, visits, func() { unstored.Visits = f.Visits }),
+		insert("window_spans", spanColumns, spans, func() { unstored.Spans = f.Spans }),
+		insert("ratings", ratingColumns, ratings, func() { unstored.Ratings = f.Ratings }),
+		insert("cases", caseColumns, cases, func() { unstored.Cases = f.Cases }))
+	return unstored, err
 }
 
 // newCaseRows returns the rows of cases to insert: all of them except the

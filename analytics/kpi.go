@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -346,17 +345,6 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 		t.Rows = t.Rows[:q.Limit]
 	}
 	return t, nil
-}
-
-// parallel runs fs at once and returns their errors joined.
-func parallel(fs ...func() error) error {
-	errs := make([]error, len(fs))
-	var wg sync.WaitGroup
-	for i, f := range fs {
-		wg.Go(func() { errs[i] = f() })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // kindRead is a kind to read and the query to read it for.

@@ -250,6 +250,17 @@ func appendColumns(t *ext.Table, cols ...any) error {
 	return nil
 }
 
+// parallel runs fs at once and returns their errors joined.
+func parallel(fs ...func() error) error {
+	errs := make([]error, len(fs))
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Go(func() { errs[i] = f() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // stringSet runs query, whose rows are one String column, and returns the
 // set of its values; what names the lookup in errors.
 func (s *Store) stringSet(ctx context.Context, what, query string, args ...any) (map[string]bool, error) {
