@@ -56,14 +56,12 @@ func notInstalled(t testing.TB, err error) {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := freeport.TCP()
 	if err != nil {
 		t.Fatalf("chtest: %v", err)
 	}
 	return p
 }
-
-func freePort() (int, error) { return freeport.TCP() }
 
 // Server starts a private clickhouse-server under t.TempDir() on free
 // loopback ports and returns it running; t.Cleanup closes it.
@@ -94,11 +92,11 @@ func Start(t testing.TB) (addr string) {
 func startServer(dir string) (*analytics.ManagedServer, error) {
 	var lastErr error
 	for range 3 {
-		tcp, err := freePort()
+		tcp, err := freeport.TCP()
 		if err != nil {
 			return nil, err
 		}
-		http, err := freePort()
+		http, err := freeport.TCP()
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ package freeport
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -24,36 +25,25 @@ const low, high = 20000, 32768
 
 // TCP returns a TCP port on 127.0.0.1 that was free a moment ago.
 func TCP() (int, error) {
-	return find(func(addr string) (func() error, error) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return ln.Close, nil
-	})
+	return find(func(addr string) (io.Closer, error) { return net.Listen("tcp", addr) })
 }
 
 // UDP returns a UDP port on 127.0.0.1 that was free a moment ago.
 func UDP() (int, error) {
-	return find(func(addr string) (func() error, error) {
-		c, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, err
-		}
-		return c.Close, nil
-	})
+	return find(func(addr string) (io.Closer, error) { return net.ListenPacket("udp", addr) })
 }
 
-func find(bind func(addr string) (func() error, error)) (int, error) {
+// find draws ports until bind succeeds on one, and closes what it bound.
+func find(bind func(addr string) (io.Closer, error)) (int, error) {
 	var last error
 	for range 100 {
 		p := low + rand.IntN(high-low)
-		closeIt, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		c, err := bind(net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
 			last = err
 			continue
 		}
-		if err := closeIt(); err != nil {
+		if err := c.Close(); err != nil {
 			return 0, fmt.Errorf("freeport: %w", err)
 		}
 		return p, nil

@@ -1,6 +1,7 @@
 package freeport
 
 import (
+	"io"
 	"net"
 	"strconv"
 	"testing"
@@ -36,14 +37,14 @@ func TestTakenPortIsNotReturned(t *testing.T) {
 	// the real range that would take too many sockets, so bind is faked
 	// to fail for every even port.
 	seen := 0
-	p, err := find(func(addr string) (func() error, error) {
+	p, err := find(func(addr string) (io.Closer, error) {
 		_, ps, _ := net.SplitHostPort(addr)
 		n, _ := strconv.Atoi(ps)
 		seen++
 		if n%2 == 0 {
 			return nil, &net.OpError{Op: "listen", Err: errInUse{}}
 		}
-		return func() error { return nil }, nil
+		return io.NopCloser(nil), nil
 	})
 	if err != nil {
 		t.Fatal(err)
