@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/apperr"
-	"github.com/sunlight-gov/sunlight/internal/chtest"
 )
 
 func TestLegalHolds(t *testing.T) {

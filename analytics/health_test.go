@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 	"github.com/sunlight-gov/sunlight/ingest"
-	"github.com/sunlight-gov/sunlight/internal/chtest"
 )
 
 func TestStreamHealthInsertLatest(t *testing.T) {

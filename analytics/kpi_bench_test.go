@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
-	"github.com/sunlight-gov/sunlight/internal/chtest"
 )
 
 // BenchmarkKPIDashboard times the typical dashboard KPI queries on a

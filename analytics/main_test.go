@@ -3,7 +3,7 @@ package analytics_test
 import (
 	"testing"
 
-	"github.com/sunlight-gov/sunlight/internal/chtest"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
-	"github.com/sunlight-gov/sunlight/internal/chtest"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 )
 
 // ping opens a fresh native connection to addr and pings it.

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
-	"github.com/sunlight-gov/sunlight/internal/chtest"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 )
 
 var segBase = time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)

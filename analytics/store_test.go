@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
-	"github.com/sunlight-gov/sunlight/internal/chtest"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 )
 
 // openStore opens a store on a fresh database of the shared server; now, if

@@ -14,8 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/caseclip"
 	"github.com/sunlight-gov/sunlight/internal/apperr"
-	"github.com/sunlight-gov/sunlight/internal/caseclip"
 )
 
 type caseEventView struct {

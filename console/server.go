@@ -21,7 +21,7 @@ import (
 
 	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
-	"github.com/sunlight-gov/sunlight/internal/caseclip"
+	"github.com/sunlight-gov/sunlight/caseclip"
 	"github.com/sunlight-gov/sunlight/internal/config"
 )
 

@@ -16,10 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 	"github.com/sunlight-gov/sunlight/analytics/supervision"
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/ingest"
-	"github.com/sunlight-gov/sunlight/internal/chtest"
 	"github.com/sunlight-gov/sunlight/internal/config"
 	"github.com/sunlight-gov/sunlight/internal/spool"
 )

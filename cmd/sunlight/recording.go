@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sunlight-gov/sunlight/analytics"
-	"github.com/sunlight-gov/sunlight/internal/caseclip"
+	"github.com/sunlight-gov/sunlight/caseclip"
 	"github.com/sunlight-gov/sunlight/internal/config"
 	"github.com/sunlight-gov/sunlight/streaming"
 )

@@ -97,7 +97,7 @@ func testLogger() *slog.Logger {
 // of the server over its measurement window there; LIVEBENCH_TRACE names
 // a CSV file that gets every frame of the viewers of the last one.
 //
-//	go test -run '^$' -bench Live -benchtime 1x ./internal/livebench/
+//	go test -run '^$' -bench Live -benchtime 1x ./bench/livebench/
 func BenchmarkLive(b *testing.B) {
 	requireFFmpeg(b)
 	cache := clipCache(b)

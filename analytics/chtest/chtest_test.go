@@ -6,7 +6,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sunlight-gov/sunlight/internal/chtest"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

@@ -1,6 +1,7 @@
-// Package doccheck holds a test that every package of the module says what
-// it owns in a package doc comment.
-package doccheck
+// Package housecheck holds tests of the module's house rules: every
+// package says what it owns in a doc comment, and internal/ stays ground
+// (it imports nothing of the module above it).
+package housecheck
 
 import (
 	"go/parser"
