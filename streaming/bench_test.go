@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/internal/media"
+	"github.com/sunlight-gov/sunlight/internal/whepclient"
 )
 
 // The benchmark's viewers run in a child process (this test binary again),
@@ -180,7 +181,7 @@ func runBenchClients(url string, n int) int {
 		wg.Wait()
 	}()
 	for range n {
-		pc, offer, err := clientPeer()
+		pc, offer, err := whepclient.NewPeer(whepclient.Options{Audio: true})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "client:", err)
 			return 1
@@ -244,12 +245,12 @@ func BenchmarkTimeToFirstFrame(b *testing.B) {
 		c, err := dialWHEP(b, srv, "w1", clientOptions{})
 		require.NoError(b, err)
 		au := c.waitAU(b, 10*time.Second)
-		require.True(b, au.idr())
-		total = append(total, au.arrived.Sub(c.started))
-		conn := time.Unix(0, c.connected.Load())
-		connect = append(connect, conn.Sub(c.started))
-		after = append(after, au.arrived.Sub(conn))
-		c.close()
+		require.True(b, au.IDR)
+		total = append(total, au.Arrived.Sub(c.Posted))
+		conn := c.Connected()
+		connect = append(connect, conn.Sub(c.Posted))
+		after = append(after, au.Arrived.Sub(conn))
+		c.Close()
 		time.Sleep(time.Duration(len(total)%7) * 37 * time.Millisecond) // another point of the GOP
 	}
 	report := func(name string, d []time.Duration) {

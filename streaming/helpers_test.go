@@ -1,25 +1,21 @@
 package streaming
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/internal/media"
+	"github.com/sunlight-gov/sunlight/internal/whepclient"
 )
 
 // testdataDir holds files generated for this test run; TestMain removes it.
@@ -223,33 +219,12 @@ func (p *publisher) writtenAt(pts int64) (time.Time, bool) {
 	return t, ok
 }
 
-// receivedAU is an access unit as a WHEP client reassembled it.
-type receivedAU struct {
-	annexB  []byte
-	types   []byte // NAL unit types in order
-	ts      uint32
-	arrived time.Time
-}
-
-func (a receivedAU) idr() bool { return bytes.IndexByte(a.types, h264NALIDR) >= 0 }
-
-// whepClient is a pion peer that plays the browser: it offers to receive
-// H.264 (several profiles and packetization modes, like Chrome) and audio,
-// reorders RTP by sequence number (retransmissions arrive late),
-// depacketizes with pion's H264Packet, and hands out access units.
+// whepClient is the shared WHEP viewer (whepclient) signalled in
+// process through srv.NewSession, with the browser's audio offer; its
+// Location is the session id.
 type whepClient struct {
-	pc        *webrtc.PeerConnection
-	id        string
-	answer    string
-	started   time.Time // when NewSession was called
-	aus       chan receivedAU
+	*whepclient.Client
 	audioPkts chan *rtp.Packet
-	closed    chan struct{}
-	closeOnce sync.Once
-	stopOnce  sync.Once
-	wg        sync.WaitGroup
-	videoSSRC chan webrtc.SSRC
-	connected atomic.Int64 // unix ns when the client saw the peer connected
 }
 
 type clientOptions struct {
@@ -259,241 +234,59 @@ type clientOptions struct {
 // newClientPeer builds a browser-like receiving peer and its offer.
 func newClientPeer(tb testing.TB) (*webrtc.PeerConnection, string) {
 	tb.Helper()
-	pc, offer, err := clientPeer()
+	pc, offer, err := whepclient.NewPeer(whepclient.Options{Audio: true})
 	require.NoError(tb, err)
 	return pc, offer
-}
-
-func clientPeer() (*webrtc.PeerConnection, string, error) {
-	me := &webrtc.MediaEngine{}
-	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
-	for _, c := range []struct {
-		pt   webrtc.PayloadType
-		fmtp string
-	}{
-		{102, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"},
-		{104, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f"},
-		{106, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
-		{108, "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f"},
-		{112, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"},
-	} {
-		err := me.RegisterCodec(webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: c.fmtp, RTCPFeedback: fb,
-			},
-			PayloadType: c.pt,
-		}, webrtc.RTPCodecTypeVideo)
-		if err != nil {
-			return nil, "", err
-		}
-	}
-	for _, c := range []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
-	} {
-		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
-			return nil, "", err
-		}
-	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(me, reg); err != nil {
-		return nil, "", err
-	}
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		return nil, "", err
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	// A packet resent after a NACK may arrive hundreds of packets after a
-	// GOP replay's burst: pion's default SRTP replay window (64) would
-	// drop it; browsers keep a wider one.
-	se.SetSRTPReplayProtectionWindow(1024)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, "", err
-	}
-	fail := func(err error) (*webrtc.PeerConnection, string, error) {
-		_ = pc.Close()
-		return nil, "", err
-	}
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		_, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
-		if err != nil {
-			return fail(err)
-		}
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return fail(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fail(err)
-	}
-	<-gathered
-	return pc, pc.LocalDescription().SDP, nil
 }
 
 // dialWHEP connects a client to a stream through srv.NewSession.
 func dialWHEP(tb testing.TB, srv *WebRTCServer, streamID string, opts clientOptions) (*whepClient, error) {
 	tb.Helper()
-	pc, offer := newClientPeer(tb)
-	c := &whepClient{
-		pc:        pc,
-		aus:       make(chan receivedAU, 4096),
-		audioPkts: make(chan *rtp.Packet, 4096),
-		closed:    make(chan struct{}),
-		videoSSRC: make(chan webrtc.SSRC, 1),
-	}
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateConnected {
-			c.connected.CompareAndSwap(0, time.Now().UnixNano())
-		}
-		if st == webrtc.PeerConnectionStateClosed || st == webrtc.PeerConnectionStateFailed {
-			c.closeOnce.Do(func() { close(c.closed) })
-		}
-	})
-	c.wg.Add(1) // released when the peer is closed; OnTrack handlers add themselves first
-	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		c.wg.Add(1)
-		defer c.wg.Done()
-		if track.Kind() == webrtc.RTPCodecTypeAudio {
-			for {
-				p, _, err := track.ReadRTP()
-				if err != nil {
-					return
-				}
-				select {
-				case c.audioPkts <- p:
-				default:
-				}
+	audio := make(chan *rtp.Packet, 4096)
+	c, err := whepclient.Dial(context.Background(), "", whepclient.Options{
+		Signal: func(ctx context.Context, offer string) (string, string, error) {
+			id, answer, err := srv.NewSession(ctx, streamID, offer)
+			return answer, id, err
+		},
+		AnswerFilter: opts.answerFilter,
+		Audio:        true,
+		OnAudio: func(p *rtp.Packet) {
+			select {
+			case audio <- p:
+			default:
 			}
-		}
-		c.videoSSRC <- track.SSRC()
-		c.readVideo(track)
+		},
+		Queue: 4096,
 	})
-	c.started = time.Now()
-	id, answer, err := srv.NewSession(context.Background(), streamID, offer)
 	if err != nil {
-		c.wg.Done()
-		_ = pc.Close()
 		return nil, err
 	}
-	c.id, c.answer = id, answer
-	if opts.answerFilter != nil {
-		answer = opts.answerFilter(answer)
-	}
-	require.NoError(tb, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
-	tb.Cleanup(c.close)
-	return c, nil
+	tb.Cleanup(c.Close)
+	return &whepClient{Client: c, audioPkts: audio}, nil
 }
 
-// readVideo reorders and depacketizes the video track until it ends.
-func (c *whepClient) readVideo(track *webrtc.TrackRemote) {
-	var (
-		depack   codecs.H264Packet
-		pending  = map[uint16]*rtp.Packet{}
-		next     uint16
-		started  bool
-		cur      receivedAU
-		curBroke bool
-	)
-	emit := func(p *rtp.Packet) {
-		if len(cur.annexB) == 0 && len(cur.types) == 0 {
-			cur.ts = p.Timestamp
-		}
-		if p.Timestamp != cur.ts { // a frame lost its marker packet: drop it
-			cur, curBroke = receivedAU{ts: p.Timestamp}, false
-		}
-		data, err := depack.Unmarshal(p.Payload)
-		if err != nil {
-			curBroke = true
-		}
-		for _, n := range splitAnnexB(data) {
-			cur.types = append(cur.types, h264Type(n))
-		}
-		cur.annexB = append(cur.annexB, data...)
-		if p.Marker {
-			cur.arrived = time.Now()
-			if !curBroke {
-				select {
-				case c.aus <- cur:
-				default:
-				}
-			}
-			cur, curBroke = receivedAU{}, false
-		}
-	}
-	for {
-		p, _, err := track.ReadRTP()
-		if err != nil {
-			return
-		}
-		if !started {
-			started, next = true, p.SequenceNumber
-		}
-		if int16(p.SequenceNumber-next) < 0 {
-			continue // a duplicate
-		}
-		pending[p.SequenceNumber] = p
-		for {
-			q, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			emit(q)
-		}
-		if len(pending) > 512 { // lost for good: skip the hole
-			for {
-				if _, ok := pending[next]; ok {
-					break
-				}
-				next++
-			}
-			cur, curBroke = receivedAU{}, true
-		}
-	}
-}
-
-// waitAU returns the next access unit or fails after timeout.
-func (c *whepClient) waitAU(tb testing.TB, timeout time.Duration) receivedAU {
+// waitAU returns the next complete access unit (a unit that lost a
+// packet is skipped, as a decoder would drop it) or fails after timeout.
+func (c *whepClient) waitAU(tb testing.TB, timeout time.Duration) whepclient.AU {
 	tb.Helper()
-	select {
-	case au := <-c.aus:
-		return au
-	case <-time.After(timeout):
-		tb.Fatalf("no access unit within %s", timeout)
-		return receivedAU{}
+	deadline := time.After(timeout)
+	for {
+		select {
+		case au := <-c.Units():
+			if au.Complete {
+				return au
+			}
+		case <-deadline:
+			tb.Fatalf("no access unit within %s", timeout)
+			return whepclient.AU{}
+		}
 	}
 }
 
 // sendPLI asks the server for a keyframe, as a browser does.
 func (c *whepClient) sendPLI(tb testing.TB) {
 	tb.Helper()
-	var ssrc webrtc.SSRC
-	select {
-	case ssrc = <-c.videoSSRC:
-		c.videoSSRC <- ssrc
-	case <-time.After(5 * time.Second):
-		tb.Fatal("no video track")
-	}
-	require.NoError(tb, c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}))
-}
-
-// close closes the client's peer and waits for its readers.
-func (c *whepClient) close() {
-	c.stopOnce.Do(func() {
-		_ = c.pc.GracefulClose()
-		c.closeOnce.Do(func() { close(c.closed) })
-		c.wg.Done()
-		c.wg.Wait()
-	})
+	require.Eventually(tb, func() bool { return c.PLI() == nil }, 5*time.Second, 10*time.Millisecond, "no video track")
 }
 
 // testLogger logs warnings (everything with STREAMING_DEBUG=1) to stderr.

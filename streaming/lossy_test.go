@@ -94,11 +94,14 @@ func TestWHEPLossRepairedByNACK(t *testing.T) {
 loop:
 	for {
 		select {
-		case au := <-c.aus:
-			if n == 0 {
-				require.True(t, au.idr())
+		case au := <-c.Units():
+			if !au.Complete {
+				continue // dropped, as a decoder would
 			}
-			all.Write(au.annexB)
+			if n == 0 {
+				require.True(t, au.IDR)
+			}
+			all.Write(au.AnnexB)
 			n++
 		case <-deadline:
 			break loop

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sunlight-gov/sunlight/internal/apperr"
 	"github.com/sunlight-gov/sunlight/internal/media"
+	"github.com/sunlight-gov/sunlight/internal/whepclient"
 )
 
 // liveStream starts a stream fed in real time by a publisher, and waits
@@ -39,35 +40,38 @@ func TestWHEPPlaysDecodableVideo(t *testing.T) {
 
 	c, err := dialWHEP(t, srv, "w1", clientOptions{})
 	require.NoError(t, err)
-	require.Contains(t, c.answer, fmt.Sprintf(" %d typ host", srv.LocalUDPPort()), "the host candidate is the mux port")
+	require.Contains(t, c.Answer, fmt.Sprintf(" %d typ host", srv.LocalUDPPort()), "the host candidate is the mux port")
 	require.Equal(t, 1, srv.Viewers("w1"))
-	sid, ok := srv.SessionStream(c.id)
+	sid, ok := srv.SessionStream(c.Location)
 	require.True(t, ok)
 	require.Equal(t, "w1", sid)
 
 	first := c.waitAU(t, 5*time.Second)
-	ttff := first.arrived.Sub(c.started)
+	ttff := first.Arrived.Sub(c.Posted)
 	t.Logf("time to first decodable frame (NewSession to complete IDR at the client): %s", ttff)
-	require.True(t, first.idr(), "the first access unit is an IDR: %v", first.types)
-	require.Equal(t, []byte{h264NALSPS, h264NALPPS}, first.types[:2], "SPS and PPS first")
+	require.True(t, first.IDR, "the first access unit is an IDR: %v", first.NALTypes)
+	require.Equal(t, []byte{h264NALSPS, h264NALPPS}, first.NALTypes[:2], "SPS and PPS first")
 
 	var stream264 bytes.Buffer
-	stream264.Write(first.annexB)
-	aus := []receivedAU{first}
+	stream264.Write(first.AnnexB)
+	aus := []whepclient.AU{first}
 	deadline := time.After(2500 * time.Millisecond)
 collect:
 	for {
 		select {
-		case au := <-c.aus:
+		case au := <-c.Units():
+			if !au.Complete {
+				continue // dropped, as a decoder would
+			}
 			aus = append(aus, au)
-			stream264.Write(au.annexB)
+			stream264.Write(au.AnnexB)
 		case <-deadline:
 			break collect
 		}
 	}
 	require.Greater(t, len(aus), 30, "about 2.5 s of video plus the replayed GOP")
 	for i := 1; i < len(aus); i++ {
-		require.Greater(t, aus[i].ts-aus[0].ts, aus[i-1].ts-aus[0].ts, "timestamps increase")
+		require.Greater(t, aus[i].RTPTimestamp-aus[0].RTPTimestamp, aus[i-1].RTPTimestamp-aus[0].RTPTimestamp, "timestamps increase")
 	}
 
 	out := decodeErrors(t, stream264.Bytes())
@@ -198,17 +202,17 @@ func TestWHEPCloseSession(t *testing.T) {
 	require.NoError(t, err)
 	c.waitAU(t, 5*time.Second)
 
-	require.NoError(t, srv.CloseSession(c.id))
+	require.NoError(t, srv.CloseSession(c.Location))
 	select {
-	case <-c.closed:
+	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the client did not see the connection close")
 	}
-	require.Equal(t, []string{c.id + " w1 " + EndClosed}, ends.all())
+	require.Equal(t, []string{c.Location + " w1 " + EndClosed}, ends.all())
 	require.Zero(t, srv.Viewers("w1"))
-	_, ok := srv.SessionStream(c.id)
+	_, ok := srv.SessionStream(c.Location)
 	require.False(t, ok)
-	require.ErrorIs(t, srv.CloseSession(c.id), apperr.NotFound)
+	require.ErrorIs(t, srv.CloseSession(c.Location), apperr.NotFound)
 	time.Sleep(100 * time.Millisecond)
 	require.Len(t, ends.all(), 1, "the callback fires once")
 	require.Zero(t, stream.Stats().Readers)
@@ -223,7 +227,7 @@ func TestWHEPSessionEnds(t *testing.T) {
 		c, err := dialWHEP(t, srv, "w1", clientOptions{})
 		require.NoError(t, err)
 		c.waitAU(t, 5*time.Second)
-		c.close()
+		c.Close()
 		require.Equal(t, EndPeerClosed, waitEnd(t, ends))
 	})
 	t.Run("stream closes", func(t *testing.T) {
@@ -293,22 +297,22 @@ func TestWHEPPLIResendsIDR(t *testing.T) {
 	c, err := dialWHEP(t, srv, "w1", clientOptions{})
 	require.NoError(t, err)
 	first := c.waitAU(t, 5*time.Second)
-	require.True(t, first.idr())
+	require.True(t, first.IDR)
 	// Let the start's replay and some live P-frames pass (replays are at
 	// least 500 ms apart).
-	var last receivedAU
+	var last whepclient.AU
 	for until := time.Now().Add(700 * time.Millisecond); time.Now().Before(until); {
 		last = c.waitAU(t, 2*time.Second)
-		require.False(t, last.idr())
+		require.False(t, last.IDR)
 	}
 	c.sendPLI(t)
 	sent := time.Now()
 	for {
 		au := c.waitAU(t, 2*time.Second)
-		if au.idr() {
-			t.Logf("IDR after PLI in %s", au.arrived.Sub(sent))
-			require.Less(t, au.arrived.Sub(sent), time.Second)
-			require.Greater(t, au.ts-first.ts, last.ts-first.ts, "the replay comes after what was sent")
+		if au.IDR {
+			t.Logf("IDR after PLI in %s", au.Arrived.Sub(sent))
+			require.Less(t, au.Arrived.Sub(sent), time.Second)
+			require.Greater(t, au.RTPTimestamp-first.RTPTimestamp, last.RTPTimestamp-first.RTPTimestamp, "the replay comes after what was sent")
 			break
 		}
 		last = au
@@ -327,10 +331,10 @@ func TestWHEPPublicIPs(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c, err := dialWHEP(t, srv, "w1", clientOptions{})
 	require.NoError(t, err)
-	require.Contains(t, c.answer, fmt.Sprintf("203.0.113.7 %d typ host", srv.LocalUDPPort()))
+	require.Contains(t, c.Answer, fmt.Sprintf("203.0.113.7 %d typ host", srv.LocalUDPPort()))
 	local := regexp.MustCompile(fmt.Sprintf(`a=candidate:\S+ 1 udp \d+ (\S+) %d typ host`, srv.LocalUDPPort()))
 	var addrs []string
-	for _, m := range local.FindAllStringSubmatch(c.answer, -1) {
+	for _, m := range local.FindAllStringSubmatch(c.Answer, -1) {
 		addrs = append(addrs, m[1])
 	}
 	require.Contains(t, addrs, "203.0.113.7")
@@ -349,7 +353,7 @@ func TestWHEPAudio(t *testing.T) {
 	srv, _ := testServer(t, stream)
 	c, err := dialWHEP(t, srv, "w1", clientOptions{})
 	require.NoError(t, err)
-	require.Contains(t, c.answer, "PCMA/8000")
+	require.Contains(t, c.Answer, "PCMA/8000")
 	c.waitAU(t, 5*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -395,7 +399,7 @@ func TestWHEPICEFailureEndsSession(t *testing.T) {
 	c, err := dialWHEP(t, srv, "w1", clientOptions{})
 	require.NoError(t, err)
 	c.waitAU(t, 5*time.Second)
-	c.close()
+	c.Close()
 	require.Equal(t, EndFailed, waitEnd(t, ends))
 	require.Zero(t, srv.Viewers("w1"))
 }

@@ -5,26 +5,13 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/sunlight-gov/sunlight/internal/whepclient"
 	"github.com/sunlight-gov/sunlight/simulator"
 )
 
+// The RTP payload types of H.264 (RFC 6184) the assembler reads, besides
+// single NAL units.
 const (
-	// holeTimeout is how long a missing packet is waited for before the
-	// frames around it are given up as lost. A NACK's retransmission
-	// takes a round trip (well under a millisecond on loopback) plus the
-	// NACK generator's interval (100 ms); browsers wait about as long.
-	holeTimeout = 500 * time.Millisecond
-	// maxPending bounds the packets held behind a hole.
-	maxPending = 2048
-)
-
-// H.264 NAL unit types (RFC 6184) the assembler looks at.
-const (
-	nalSlice = 1
-	nalIDR   = 5
-	nalSEI   = 6
-	nalSPS   = 7
-	nalPPS   = 8
 	nalSTAPA = 24
 	nalFUA   = 28
 )
@@ -37,41 +24,30 @@ type frameRec struct {
 	IDR     bool
 }
 
-// assemblerStats counts what an assembler saw.
+// assemblerStats counts what a viewer's packets and frames came to.
 type assemblerStats struct {
-	Packets     uint64 // RTP packets received
-	Duplicates  uint64 // packets received twice, or after their hole was given up
-	LostPackets uint64 // packets never received (holes given up)
-	Broken      uint64 // access units begun but not received whole
+	whepclient.ReorderStats
+	Broken uint64 // access units begun but not received whole
 }
 
-// assembler puts a viewer's RTP packets back in order (retransmissions
-// arrive late) and rebuilds H.264 access units from them, just far enough
-// to tell whether each is complete: every packet from its first NAL unit
-// to its marker packet, no fragment missing, a slice, the send-time SEI,
-// and SPS and PPS with an IDR. It hands complete ones to onFrame; the
-// others are counted as broken (their frame counter then shows a gap).
+// assembler rebuilds H.264 access units from a viewer's packets in
+// sequence order (whepclient's Reorderer puts retransmissions back in
+// place), just far enough to tell whether each is complete: every packet
+// from its first NAL unit to its marker packet, no fragment missing, a
+// slice, the send-time SEI, and SPS and PPS with an IDR. It hands complete
+// ones to onFrame; the others are counted as broken (their frame counter
+// then shows a gap).
 //
 // It does not copy slices: only their NAL types and the SEI matter.
 type assembler struct {
 	onFrame func(frameRec)
-	now     func() time.Time
-
-	started bool
-	next    uint16 // the next sequence number to process
-	pending map[uint16]pendingPacket
 
 	// atBoundary is set when the last packet processed ended a frame and
 	// none was lost since: the next packet starts a frame.
 	atBoundary bool
 	cur        auState
 
-	stats assemblerStats
-}
-
-type pendingPacket struct {
-	p  *rtp.Packet
-	at time.Time
+	broken uint64
 }
 
 // auState is the access unit being assembled.
@@ -95,70 +71,7 @@ type auState struct {
 }
 
 func newAssembler(onFrame func(frameRec)) *assembler {
-	return &assembler{onFrame: onFrame, now: time.Now, pending: make(map[uint16]pendingPacket)}
-}
-
-// push takes the next packet as it arrived.
-func (a *assembler) push(p *rtp.Packet) {
-	now := a.now()
-	a.stats.Packets++
-	if !a.started {
-		a.started, a.next = true, p.SequenceNumber
-	}
-	switch d := int16(p.SequenceNumber - a.next); {
-	case d < 0:
-		a.stats.Duplicates++
-		return
-	case d == 0:
-		a.process(p, false, now)
-		a.next++
-		a.drain(now)
-	default:
-		if _, dup := a.pending[p.SequenceNumber]; dup {
-			a.stats.Duplicates++
-			return
-		}
-		a.pending[p.SequenceNumber] = pendingPacket{p: p, at: now}
-	}
-	// Give up on a hole that is too old: go on from the oldest packet held.
-	for len(a.pending) > 0 {
-		var (
-			oldest  time.Time
-			minDist = -1
-			minSeq  uint16
-		)
-		for seq, pp := range a.pending {
-			if oldest.IsZero() || pp.at.Before(oldest) {
-				oldest = pp.at
-			}
-			if d := int(uint16(seq - a.next)); minDist < 0 || d < minDist {
-				minDist, minSeq = d, seq
-			}
-		}
-		if now.Sub(oldest) < holeTimeout && len(a.pending) <= maxPending {
-			return
-		}
-		a.stats.LostPackets += uint64(minDist)
-		a.next = minSeq
-		pp := a.pending[minSeq]
-		delete(a.pending, minSeq)
-		a.process(pp.p, true, now)
-		a.next++
-		a.drain(now)
-	}
-}
-
-// drain processes the packets held that are now in order.
-func (a *assembler) drain(now time.Time) {
-	for {
-		pp, ok := a.pending[a.next]
-		if !ok {
-			return
-		}
-		delete(a.pending, a.next)
-		a.process(pp.p, false, now)
-		a.next++
-	}
+	return &assembler{onFrame: onFrame}
 }
 
 // process takes the packets in order; gap says packets were lost just
@@ -243,7 +156,7 @@ func (a *assembler) depacketize(payload []byte) {
 func (a *assembler) nal(n []byte) {
 	typ := n[0] & 0x1f
 	ours := false
-	if typ == nalSEI {
+	if typ == whepclient.NALSEI {
 		if st, ok := simulator.ParseSendStampSEI(n); ok {
 			ours = true
 			a.cur.stamped, a.cur.stamp = true, st
@@ -260,20 +173,20 @@ func (a *assembler) firstNAL(typ byte, ourSEI bool) {
 		return
 	}
 	a.cur.first = false
-	if typ == nalSPS || ourSEI {
+	if typ == whepclient.NALSPS || ourSEI {
 		a.cur.clean = true
 	}
 }
 
 func (a *assembler) nalType(typ byte) {
 	switch typ {
-	case nalSPS:
+	case whepclient.NALSPS:
 		a.cur.sps = true
-	case nalPPS:
+	case whepclient.NALPPS:
 		a.cur.pps = true
-	case nalIDR:
+	case whepclient.NALIDR:
 		a.cur.idr, a.cur.slice = true, true
-	case nalSlice:
+	case whepclient.NALSlice:
 		a.cur.slice = true
 	}
 }
@@ -287,7 +200,7 @@ func (a *assembler) finish(now time.Time) {
 	}
 	ok := !c.broken && c.clean && !c.fuOpen && c.slice && c.stamped && (!c.idr || (c.sps && c.pps))
 	if !ok {
-		a.stats.Broken++
+		a.broken++
 		return
 	}
 	a.onFrame(frameRec{Seq: c.stamp.Seq, Sent: c.stamp.Time.UnixNano(), Arrived: now.UnixNano(), IDR: c.idr})

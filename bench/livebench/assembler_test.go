@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/sunlight-gov/sunlight/internal/whepclient"
 	"github.com/sunlight-gov/sunlight/simulator"
 )
 
@@ -104,20 +105,21 @@ func TestAssembler(t *testing.T) {
 					t.Errorf("frame %d: IDR %v", f.Seq, f.IDR)
 				}
 			})
-			a.now = func() time.Time { return clock }
+			now := func() time.Time { return clock }
+			r := whepclient.NewReorderer(func(p *rtp.Packet, gap bool) { a.process(p, gap, now()) }, now)
 			for _, p := range pkts {
 				clock = clock.Add(10 * time.Millisecond)
-				a.push(p)
+				r.Push(p)
 			}
 			// A later packet: the holes before it are given up after
-			// holeTimeout (its own is not, yet).
-			clock = clock.Add(holeTimeout)
-			a.push(&rtp.Packet{Header: rtp.Header{SequenceNumber: pkts[len(pkts)-1].SequenceNumber + 100, Timestamp: 1 << 30}, Payload: []byte{0x41}})
+			// HoleTimeout (its own is not, yet).
+			clock = clock.Add(whepclient.HoleTimeout)
+			r.Push(&rtp.Packet{Header: rtp.Header{SequenceNumber: pkts[len(pkts)-1].SequenceNumber + 100, Timestamp: 1 << 30}, Payload: []byte{0x41}})
 			if !equal(got, tc.frames) {
 				t.Errorf("frames %v, want %v", got, tc.frames)
 			}
-			if a.stats.LostPackets != tc.lost || a.stats.Duplicates != tc.dups {
-				t.Errorf("stats %+v, want %d lost, %d duplicates", a.stats, tc.lost, tc.dups)
+			if st := r.Stats(); st.LostPackets != tc.lost || st.Duplicates != tc.dups {
+				t.Errorf("stats %+v, want %d lost, %d duplicates", st, tc.lost, tc.dups)
 			}
 		})
 	}

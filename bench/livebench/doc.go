@@ -13,7 +13,7 @@
 //     endpoint adds routing and auth around the same NewSession and
 //     CloseSession calls: the media path is the same. This is the process
 //     that calls Run;
-//   - the viewers (pion peers, M per camera), a child process that reports
+//   - the viewers (whepclient peers, M per camera), a child process that reports
 //     per viewer the time from its POST to its first complete IDR, the
 //     latency of every frame (arrival − SEI send time, both from the same
 //     clock) and the frames missing from the SEI frame counter.

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sunlight-gov/sunlight/internal/whepclient"
 )
 
 // Config is one load configuration. The zero value of every field but
@@ -176,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	views, err := startChild(cfg.Child, roleViewers, viewersConfig{
 		WHEP: srv.whepURL(), Cameras: windows, PerCamera: cfg.ViewersPerCamera,
-		JoinEvery: cfg.JoinEvery, ReadyTimeout: 30 * time.Second, Grace: holeTimeout + 500*time.Millisecond,
+		JoinEvery: cfg.JoinEvery, ReadyTimeout: 30 * time.Second, Grace: whepclient.HoleTimeout + 500*time.Millisecond,
 	})
 	if err != nil {
 		return nil, err

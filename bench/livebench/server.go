@@ -16,6 +16,7 @@ import (
 	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/apperr"
 	"github.com/sunlight-gov/sunlight/internal/media"
+	"github.com/sunlight-gov/sunlight/internal/whepclient"
 	"github.com/sunlight-gov/sunlight/simulator"
 	"github.com/sunlight-gov/sunlight/streaming"
 )
@@ -66,13 +67,9 @@ func startServer(urls map[string]string, maxViewers int, logger *slog.Logger) (*
 	}
 
 	// Loopback only: the viewers are on this machine.
-	var lo []string
-	for name := range loopbackInterfaces() {
-		lo = append(lo, name)
-	}
 	s.rtc = &streaming.WebRTCServer{
 		UDPPort:             0,
-		Interfaces:          lo,
+		Interfaces:          loopbackInterfaces(),
 		MaxViewersPerStream: max(maxViewers, 1),
 		Streams:             s.reg,
 		Logger:              logger,
@@ -207,7 +204,7 @@ func (s stampedSink) WriteVideo(u *media.Unit) {
 	if s.lat.on.Load() {
 		now := time.Now()
 		for _, nalu := range u.AU {
-			if len(nalu) > 0 && nalu[0]&0x1f == nalSEI {
+			if len(nalu) > 0 && nalu[0]&0x1f == whepclient.NALSEI {
 				if t, ok := simulator.ParseSendTimeSEI(nalu); ok {
 					s.lat.observe(now.Sub(t))
 					break

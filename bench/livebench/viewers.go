@@ -159,7 +159,7 @@ func writeTrace(file string, viewers []*viewer, t0 int64) error {
 // joinViewers joins PerCamera viewers to each camera, one every JoinEvery.
 func joinViewers(ctx context.Context, cfg viewersConfig) ([]*viewer, error) {
 	client := &http.Client{Timeout: 30 * time.Second}
-	loopback := loopbackInterfaces()
+	interfaces := loopbackInterfaces()
 	var (
 		mu      sync.Mutex
 		viewers []*viewer
@@ -171,7 +171,7 @@ func joinViewers(ctx context.Context, cfg viewersConfig) ([]*viewer, error) {
 	for range cfg.PerCamera {
 		for _, cam := range cfg.Cameras {
 			wg.Go(func() {
-				v, err := dialViewer(ctx, client, viewerURL(cfg.WHEP, cam), cam, loopback)
+				v, err := dialViewer(ctx, client, viewerURL(cfg.WHEP, cam), cam, interfaces)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

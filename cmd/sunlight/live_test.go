@@ -136,7 +136,7 @@ func TestLiveWHEP(t *testing.T) {
 	auth := http.Header{"Authorization": {"Bearer " + inspector}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	viewer, err := whepclient.Dial(ctx, h.url+"/api/v1/live/A01/whep", auth, 256)
+	viewer, err := whepclient.Dial(ctx, h.url+"/api/v1/live/A01/whep", whepclient.Options{Header: auth, Queue: 256})
 	require.NoError(t, err)
 	defer viewer.Close()
 	require.Contains(t, viewer.Location, "/api/v1/live/A01/whep/")
@@ -157,7 +157,7 @@ func TestLiveWHEP(t *testing.T) {
 	}
 	// A second viewer joins a camera that is already streaming: the GOP
 	// cache starts it at once.
-	second, err := whepclient.Dial(ctx, h.url+"/api/v1/live/A01/whep", auth, 16)
+	second, err := whepclient.Dial(ctx, h.url+"/api/v1/live/A01/whep", whepclient.Options{Header: auth, Queue: 16})
 	require.NoError(t, err)
 	au, err := second.Next(10 * time.Second)
 	require.NoError(t, err)
