@@ -29,6 +29,7 @@ var (
 	spanColumns = []column{
 		{"start", "DateTime('UTC')"}, {"end", "DateTime('UTC')"}, {"tier", "String"},
 		{"hall", "String"}, {"department", "String"}, {"window", "String"},
+		{"inferred", "UInt8"},
 	}
 	caseColumns = []column{
 		{"case_id", "String"}, {"tier", "String"}, {"hall", "String"},
@@ -246,7 +247,7 @@ func spanRows(spans []tracker.Span) ([][]any, error) {
 			return nil, fmt.Errorf("span of window %s: %w: end %s is not after start %s",
 				sp.Window, ErrInvalidFact, end.Format(time.RFC3339), start.Format(time.RFC3339))
 		}
-		rows = append(rows, []any{start, end, sp.Tier, sp.Hall, sp.Department, sp.Window})
+		rows = append(rows, []any{start, end, sp.Tier, sp.Hall, sp.Department, sp.Window, boolUInt8(sp.Inferred)})
 	}
 	return rows, nil
 }

@@ -184,12 +184,18 @@ func FormatValue(v any) string {
 //
 //   - tickets: tickets issued; called: visits called (served + no-shows);
 //     served; no_shows; abandoned (never called).
-//   - open_seconds: window open time clipped to the range; serving_seconds:
-//     handling seconds of served visits; idle_seconds = open − serving (it
-//     can be negative when a visit issued in the range was served outside
-//     the open spans of the range).
+//   - open_seconds: window open time clipped to the range, from the
+//     windows' own opening events and, for a window that sent none, from
+//     its service (first call to last end, see tracker.inferOpen);
+//     open_inferred_seconds: the inferred part of it (a row with any is
+//     marked so in the console). serving_seconds: handling seconds of
+//     served visits; idle_seconds = open − serving, never negative: when
+//     a visit issued in the range was served outside the open time of the
+//     range, it is null (reason serving_exceeds_open).
 //   - throughput_per_hour = served ÷ open hours; utilisation = serving ÷
-//     open seconds.
+//     open seconds (at most 1: null with serving_exceeds_open otherwise);
+//     both null with no_open_time when visits were served and no open time
+//     is known.
 //   - wait_p50_s, wait_p90_s: wait (call − issue, the last call) of called
 //     visits; handle_p50_s, handle_p90_s: handling (end − call) of served
 //     visits. Exact nearest-rank quantiles: the smallest v such that at
@@ -197,16 +203,24 @@ func FormatValue(v any) string {
 //   - service_level = called within the target wait ÷ called; no_show_rate =
 //     no-shows ÷ called; abandonment_rate = abandoned ÷ tickets.
 //   - completed: cases completed in the range (rejections do not count);
-//     completed_on_time; on_time_rate = on time ÷ completed.
+//     completed_unknown: those whose time limit could not be counted (no
+//     acceptance seen, or an item without a limit), which the on-time rate
+//     leaves out; completed_on_time; on_time_rate = on time ÷ (completed −
+//     unknown), null with limit_unknown when every completion is unknown.
 //   - ratings; rating_avg; rating_1 … rating_5: count per level.
+//   - unknown_reasons: why KPIs of the row that the data should give are
+//     null, as "column:reason" separated by commas ("" when none); the
+//     reasons are the ones named above. A KPI that is null because there
+//     is nothing to measure (no visit, no completion) has no reason.
 var kpiColumns = []string{
 	"tickets", "called", "served", "no_shows", "abandoned",
-	"open_seconds", "serving_seconds", "idle_seconds",
+	"open_seconds", "open_inferred_seconds", "serving_seconds", "idle_seconds",
 	"throughput_per_hour", "utilisation",
 	"wait_p50_s", "wait_p90_s", "handle_p50_s", "handle_p90_s",
 	"service_level", "no_show_rate", "abandonment_rate",
-	"completed", "completed_on_time", "on_time_rate",
+	"completed", "completed_unknown", "completed_on_time", "on_time_rate",
 	"ratings", "rating_avg", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
+	"unknown_reasons",
 }
 
 // quantileColumns are the kpiColumns made from the visits' quantiles.
@@ -591,8 +605,8 @@ type kpiAcc struct {
 
 	tickets, called, served, noShows, abandoned, metTarget, serving uint64
 	waitQ, handleQ                                                  []uint32
-	open                                                            uint64
-	completed, onTime                                               uint64
+	open, openInferred                                              uint64
+	completed, onTime, limitUnknown                                 uint64
 	ratings, ratingSum                                              uint64
 	byRating                                                        [5]uint64
 }
@@ -611,9 +625,9 @@ func (a *kpiAcc) add(k *factKind, r kindRow) {
 			a.waitQ, a.handleQ = r.qs[0], r.qs[1]
 		}
 	case "spans":
-		a.open = m[0]
+		a.open, a.openInferred = m[0], m[1]
 	case "completions":
-		a.completed, a.onTime = m[0], m[1]
+		a.completed, a.onTime, a.limitUnknown = m[0], m[1], m[2]
 	case "ratings":
 		a.ratings, a.ratingSum = m[0], m[1]
 		copy(a.byRating[:], m[2:7])
@@ -635,32 +649,52 @@ func (a *kpiAcc) values(l Level) []any {
 		}
 		return int64(q[i])
 	}
-	var open, idle, throughput, util any
+	var reasons []string
+	unknown := func(col, reason string) { reasons = append(reasons, col+":"+reason) }
+	var open, inferred, idle, throughput, util any
 	if l != LevelItem && l != LevelStaff {
-		open = i64(a.open)
-		idle = int64(a.open) - int64(a.serving)
-		if a.open > 0 {
+		open, inferred = i64(a.open), i64(a.openInferred)
+		switch {
+		case a.open == 0 && a.served > 0:
+			unknown("throughput_per_hour", "no_open_time")
+			unknown("utilisation", "no_open_time")
+		case a.open == 0:
+		case a.serving > a.open:
+			throughput = float64(a.served) * 3600 / float64(a.open)
+			unknown("idle_seconds", "serving_exceeds_open")
+			unknown("utilisation", "serving_exceeds_open")
+		default:
 			throughput = float64(a.served) * 3600 / float64(a.open)
 			util = float64(a.serving) / float64(a.open)
 		}
+		if a.serving <= a.open {
+			idle = int64(a.open - a.serving)
+		} else if a.open == 0 {
+			unknown("idle_seconds", "no_open_time")
+		}
 	}
-	var completed, onTime, onTimeRate any
+	var completed, completedUnknown, onTime, onTimeRate any
 	if l != LevelStaff {
-		completed, onTime, onTimeRate = i64(a.completed), i64(a.onTime), ratio(a.onTime, a.completed)
+		known := a.completed - min(a.limitUnknown, a.completed)
+		completed, completedUnknown, onTime = i64(a.completed), i64(a.limitUnknown), i64(a.onTime)
+		onTimeRate = ratio(a.onTime, known)
+		if known == 0 && a.completed > 0 {
+			unknown("on_time_rate", "limit_unknown")
+		}
 	}
 	out := []any{
 		i64(a.tickets), i64(a.called), i64(a.served), i64(a.noShows), i64(a.abandoned),
-		open, i64(a.serving), idle, throughput, util,
+		open, inferred, i64(a.serving), idle, throughput, util,
 		quant(a.waitQ, 0, a.called), quant(a.waitQ, 1, a.called),
 		quant(a.handleQ, 0, a.served), quant(a.handleQ, 1, a.served),
 		ratio(a.metTarget, a.called), ratio(a.noShows, a.called), ratio(a.abandoned, a.tickets),
-		completed, onTime, onTimeRate,
+		completed, completedUnknown, onTime, onTimeRate,
 		i64(a.ratings), ratio(a.ratingSum, a.ratings),
 	}
 	for _, n := range a.byRating {
 		out = append(out, i64(n))
 	}
-	return out
+	return append(out, strings.Join(reasons, ","))
 }
 
 // delta is cur − prev, or nil if either is absent.

@@ -159,7 +159,9 @@ var factKinds = []*factKind{
 			{"spans_window_daily", dimsWindow, daySeconds},
 			{"spans_hall_daily", dimsHall, daySeconds},
 		},
-		measures: []measure{{"open_seconds", "", false, ""}},
+		// A raw span's measure is its seconds within the piece, times the
+		// measure's raw factor when it has one.
+		measures: []measure{{"open_seconds", "", false, ""}, {"inferred_seconds", "inferred", false, ""}},
 	},
 	{
 		name: "ratings", raw: "ratings", rawTime: "ts", dims: dimsAll,
@@ -190,6 +192,7 @@ var factKinds = []*factKind{
 		measures: []measure{
 			{"completed_cases", "toUInt64(1)", false, ""},
 			{"on_time_cases", "toUInt64(on_time)", false, ""},
+			{"unknown_cases", "toUInt64(limit_unknown)", false, ""},
 		},
 	},
 }
@@ -492,7 +495,11 @@ func (k *factKind) pieceSQL(q KPIQuery, keys, attrs []string, p piece) string {
 		case p.table != nil:
 			sel = append(sel, m.name)
 		case k.spans:
-			sel = append(sel, "toUInt64(least(toUInt32(`end`), "+to+") - greatest(toUInt32(`start`), "+from+")) AS "+m.name)
+			secs := "toUInt64(least(toUInt32(`end`), " + to + ") - greatest(toUInt32(`start`), " + from + "))"
+			if m.raw != "" {
+				secs += " * toUInt64(" + m.raw + ")"
+			}
+			sel = append(sel, secs+" AS "+m.name)
 		default:
 			sel = append(sel, m.raw+" AS "+m.name)
 		}

@@ -110,6 +110,10 @@ type kpiWant struct {
 	ratings                                int
 	ratingAvg                              any
 	byRating                               [5]int
+	// inferred and completedUnknown default to 0 where open and completed
+	// are given (nil where they are absent); reasons defaults to "".
+	inferred, completedUnknown any
+	reasons                    string
 }
 
 func (w kpiWant) values() map[string]any {
@@ -124,6 +128,13 @@ func (w kpiWant) values() map[string]any {
 	}
 	for i, n := range w.byRating {
 		m["rating_"+string(rune('1'+i))] = n
+	}
+	m["open_inferred_seconds"], m["completed_unknown"], m["unknown_reasons"] = w.inferred, w.completedUnknown, w.reasons
+	if w.open != nil && w.inferred == nil {
+		m["open_inferred_seconds"] = 0
+	}
+	if w.completed != nil && w.completedUnknown == nil {
+		m["completed_unknown"] = 0
 	}
 	for k, v := range m {
 		if i, ok := v.(int); ok {

@@ -60,6 +60,9 @@ type Visit struct {
 type Span struct {
 	Hall, Tier, Window, Department string
 	Start, End                     time.Time // UTC, End > Start, same UTC hour
+	// Inferred: the window sent no window_opened for this time; it is
+	// taken as open because it was serving (see Tracker.inferOpen).
+	Inferred bool
 }
 
 // CaseState is a case's state after an event: a row of the cases table

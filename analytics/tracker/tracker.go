@@ -79,6 +79,9 @@ type windowState struct {
 	current          *visit
 	lastServiceStart time.Time
 	lastServiceEnd   time.Time
+	// inferredTo is the end of the open time last inferred for this window
+	// from its service (see inferOpen); zero before any.
+	inferredTo time.Time
 	// last is the visit that ended here last, so that a rating or a case
 	// event arriving just after service_ended still finds its visit.
 	last lastVisit
@@ -210,7 +213,7 @@ func (t *Tracker) Advance(now time.Time, out *Facts) {
 	hour := now.Truncate(time.Hour)
 	for _, w := range t.order {
 		if w.status == StatusOpen && hour.After(w.spanStart) {
-			t.emitSpans(w, w.spanStart, hour, out)
+			t.emitSpans(w, w.spanStart, hour, false, out)
 			w.spanStart = hour
 		}
 	}
@@ -412,6 +415,9 @@ func (t *Tracker) emitVisit(v *visit, o Outcome, out *Facts) {
 		f.Started, f.Ended = time.Time{}, time.Time{}
 	}
 	out.Visits = append(out.Visits, f)
+	if w := v.win; w != nil && o == Served && w.status != StatusOpen {
+		t.inferOpen(w, f.Called, f.Ended, out)
+	}
 	if w := v.win; w != nil {
 		if w.current == v {
 			w.current = nil
@@ -485,19 +491,21 @@ func (t *Tracker) windowStopped(w *windowState, status string, ts time.Time, out
 		return
 	}
 	if w.status == StatusOpen {
-		t.emitSpans(w, w.spanStart, ts, out)
+		t.emitSpans(w, w.spanStart, ts, false, out)
 	}
 	w.status, w.since = status, ts
 }
 
 // emitSpans appends w's open time [from, to) cut at whole UTC hours.
-func (t *Tracker) emitSpans(w *windowState, from, to time.Time, out *Facts) {
+// Inferred marks open time that inferOpen deduced from service rather than
+// an opening event.
+func (t *Tracker) emitSpans(w *windowState, from, to time.Time, inferred bool, out *Facts) {
 	for from.Before(to) {
 		end := from.Truncate(time.Hour).Add(time.Hour)
 		if end.After(to) {
 			end = to
 		}
-		out.Spans = append(out.Spans, Span{Hall: w.hall.id, Tier: w.hall.tier, Window: w.id, Department: w.dept, Start: from, End: end})
+		out.Spans = append(out.Spans, Span{Hall: w.hall.id, Tier: w.hall.tier, Window: w.id, Department: w.dept, Start: from, End: end, Inferred: inferred})
 		from = end
 	}
 }
@@ -536,7 +544,7 @@ func (t *Tracker) closeDays(now time.Time, out *Facts) {
 			continue
 		}
 		if w.status == StatusOpen {
-			t.emitSpans(w, w.spanStart, end, out)
+			t.emitSpans(w, w.spanStart, end, false, out)
 		}
 		w.status, w.since = StatusClosed, end
 	}

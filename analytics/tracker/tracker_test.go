@@ -88,6 +88,10 @@ func TestServedVisitWithRecall(t *testing.T) {
 			Issued: at("2026-11-26 09:00:00"), Called: at("2026-11-26 09:06:00"),
 			Started: at("2026-11-26 09:07:00"), Ended: at("2026-11-26 09:20:00"), Calls: 2,
 			WaitSeconds: 360, HandleSeconds: 840, MetTarget: true}},
+		// A01 sent no window_opened: it is taken as open while it served,
+		// from the (last) call to the end.
+		Spans: []Span{{Hall: "city-main", Tier: "city", Window: "A01", Department: "市场监管局",
+			Start: at("2026-11-26 09:06:00"), End: at("2026-11-26 09:20:00"), Inferred: true}},
 		Cases: []CaseState{{CaseID: "CM-1", Hall: "city-main", Tier: "city", Window: "A01", Department: "市场监管局",
 			Item: "SC-001", State: "accepted", Accepted: at("2026-11-26 09:10:00"),
 			// one working day after Thursday: Friday is a holiday, Saturday is worked
