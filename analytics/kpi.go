@@ -194,8 +194,8 @@ func FormatValue(v any) string {
 //     range, it is null (reason serving_exceeds_open).
 //   - throughput_per_hour = served ÷ open hours; utilisation = serving ÷
 //     open seconds (at most 1: null with serving_exceeds_open otherwise);
-//     both null with no_open_time when visits were served and no open time
-//     is known.
+//     idle, throughput and utilisation are null with no_open_time when
+//     visits were served and no open time is known.
 //   - wait_p50_s, wait_p90_s: wait (call − issue, the last call) of called
 //     visits; handle_p50_s, handle_p90_s: handling (end − call) of served
 //     visits. Exact nearest-rank quantiles: the smallest v such that at
@@ -655,22 +655,20 @@ func (a *kpiAcc) values(l Level) []any {
 	if l != LevelItem && l != LevelStaff {
 		open, inferred = i64(a.open), i64(a.openInferred)
 		switch {
-		case a.open == 0 && a.served > 0:
-			unknown("throughput_per_hour", "no_open_time")
-			unknown("utilisation", "no_open_time")
+		case a.open == 0 && a.served == 0 && a.serving == 0:
+			idle = int64(0) // nothing open, nothing served
 		case a.open == 0:
+			for _, c := range []string{"idle_seconds", "throughput_per_hour", "utilisation"} {
+				unknown(c, "no_open_time")
+			}
 		case a.serving > a.open:
 			throughput = float64(a.served) * 3600 / float64(a.open)
 			unknown("idle_seconds", "serving_exceeds_open")
 			unknown("utilisation", "serving_exceeds_open")
 		default:
+			idle = int64(a.open - a.serving)
 			throughput = float64(a.served) * 3600 / float64(a.open)
 			util = float64(a.serving) / float64(a.open)
-		}
-		if a.serving <= a.open {
-			idle = int64(a.open - a.serving)
-		} else if a.open == 0 {
-			unknown("idle_seconds", "no_open_time")
 		}
 	}
 	var completed, completedUnknown, onTime, onTimeRate any

@@ -74,6 +74,10 @@ func kpiFixture() *tracker.Facts {
 			{Hall: de, Tier: di, Window: "B01", Department: "market", Start: at(3, 6, 0), End: at(3, 6, 40)}, // S5: 2400
 			{Hall: cm, Tier: ci, Window: "A02", Department: "tax", Start: at(4, 3, 0), End: at(4, 3, 45)},    // S6: 1200 in
 			{Hall: cm, Tier: ci, Window: "A01", Department: "market", Start: at(1, 2, 0), End: at(1, 3, 0)},  // S7: prev 3600
+			// Open time inferred from service (no window_opened), counted
+			// apart too: S8 in the raw edge piece, S9 in the daily piece.
+			{Hall: cm, Tier: ci, Window: "A02", Department: "tax", Start: at(2, 1, 35), End: at(2, 1, 50), Inferred: true},   // S8: 900
+			{Hall: de, Tier: di, Window: "B01", Department: "market", Start: at(3, 8, 0), End: at(3, 8, 30), Inferred: true}, // S9: 1800
 		},
 		Cases: []tracker.CaseState{
 			{CaseID: "C1", Hall: cm, Tier: ci, Window: "A01", Department: "market", Item: "SC-001", State: "accepted", Accepted: at(2, 1, 55), Deadline: at(5, 9, 0), Version: 1},
@@ -84,6 +88,10 @@ func kpiFixture() *tracker.Facts {
 			{CaseID: "C5", Hall: de, Tier: di, Window: "B01", Department: "market", Item: "SC-001", State: "completed", Accepted: at(3, 2, 5), Deadline: at(6, 9, 0), Completed: at(4, 4, 0), OnTime: true, Version: 6},
 			{CaseID: "C6", Hall: cm, Tier: ci, Window: "A01", Department: "market", Item: "SC-001", State: "rejected", Completed: at(2, 4, 0), Version: 7},
 			{CaseID: "C7", Hall: cm, Tier: ci, Window: "A01", Department: "market", Item: "SC-001", State: "completed", Accepted: at(1, 1, 0), Deadline: at(1, 2, 0), Completed: at(1, 3, 0), Version: 8},
+			// Completed without a known acceptance (no deadline): unknown,
+			// not late. C8 in the daily piece, C9 in the raw edge piece.
+			{CaseID: "C8", Hall: cm, Tier: ci, Window: "A02", Department: "tax", Item: "TX-001", State: "completed", Completed: at(3, 7, 0), Version: 9},
+			{CaseID: "C9", Hall: de, Tier: di, Window: "B01", Department: "market", Item: "SC-001", State: "completed", Completed: at(2, 1, 45), Version: 10},
 		},
 		Ratings: []tracker.Rating{
 			{EventID: "R1", Hall: cm, Tier: ci, Window: "A01", Department: "market", Item: "SC-001", Staff: "E1", TS: at(2, 1, 56), Rating: 5},
@@ -237,7 +245,8 @@ func TestKPIFixture(t *testing.T) {
 			// p50 = rank ceil(1.5)=2 → 300, p90 = rank ceil(2.7)=3 → 600; handling
 			// 600 900: p50 rank 1 → 600, p90 rank 2 → 900), open S1 1800 (clipped
 			// at From) + S2 3600 = 5400, serving 600+900 = 1500. A02: V4 V8, open
-			// S3 1800 + S6 1200 (clipped at To) = 3000. B01: V6 V7, open 3600+2400.
+			// S3 1800 + S6 1200 (clipped at To) + S8 900 (inferred) = 3900. B01:
+			// V6 V7, open 3600+2400 + S9 1800 (inferred).
 			a01 := kpiWant{keys: []any{"city-main", "A01", "city", "market"},
 				tickets: 3, called: 3, served: 2, noShows: 1,
 				open: 5400, serving: 1500, idle: 3900, // 5400 − 1500
@@ -248,22 +257,22 @@ func TestKPIFixture(t *testing.T) {
 				ratings: 2, ratingAvg: 4.5, byRating: [5]int{0, 0, 0, 1, 1}} // R1 5, R2 4
 			a02 := kpiWant{keys: []any{"city-main", "A02", "city", "tax"},
 				tickets: 2, called: 2, served: 2,
-				open: 3000, serving: 700, idle: 2300, // 300+400; 3000−700
-				throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
+				open: 3900, inferred: 900, serving: 700, idle: 3200, // 300+400; 3900−700
+				throughput: 2 * 3600.0 / 3900, util: 700.0 / 3900,
 				waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400, // 60 100: ranks 1, ceil(1.8)=2
 				serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0,
-				completed: 1, onTime: 0, onTimeRate: 0.0, // C2 late, counted once
+				completed: 2, completedUnknown: 1, onTime: 0, onTimeRate: 0.0, // C2 late, counted once; C8 unknown: 0 of 1
 				ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}
 			noWindow := kpiWant{keys: []any{"city-main", "", "city", "tax"}, // V5 abandoned
 				tickets: 1, aban: 1, open: 0, serving: 0, idle: 0,
 				abanRate: 1.0, completed: 0, onTime: 0}
 			b01 := kpiWant{keys: []any{"dist-east", "B01", "district", "market"},
 				tickets: 2, called: 2, served: 2,
-				open: 6000, serving: 1400, idle: 4600, // 1200+200
-				throughput: 2 * 3600.0 / 6000, util: 1400.0 / 6000,
+				open: 7800, inferred: 1800, serving: 1400, idle: 6400, // 1200+200
+				throughput: 2 * 3600.0 / 7800, util: 1400.0 / 7800,
 				waitP50: 30, waitP90: 900, handleP50: 200, handleP90: 1200, // 30 900; 200 1200
 				serviceLevel: 0.5, noShowRate: 0.0, abanRate: 0.0, // V7 met, V6 not
-				completed: 1, onTime: 1, onTimeRate: 1.0, // C3 (raw end piece); C5 after To
+				completed: 2, completedUnknown: 1, onTime: 1, onTimeRate: 1.0, // C3 (raw end piece); C9 unknown; C5 after To
 				ratings: 2, ratingAvg: 4.0, byRating: [5]int{0, 0, 1, 0, 1}} // R4 5, R5 3; R6 after To
 			t.Run("window", func(t *testing.T) {
 				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelWindow}), []kpiWant{noWindow, a01, a02, b01}, nil)
@@ -275,11 +284,11 @@ func TestKPIFixture(t *testing.T) {
 			// 400 → 300 400 600 900: p50 rank 2 → 400, p90 rank ceil(3.6)=4 → 900.
 			cityMain := kpiWant{keys: []any{"city-main", "city"},
 				tickets: 6, called: 5, served: 4, noShows: 1, aban: 1,
-				open: 8400, serving: 2200, idle: 6200, // 5400+3000; 1500+700
-				throughput: 4 * 3600.0 / 8400, util: 2200.0 / 8400,
+				open: 9300, inferred: 900, serving: 2200, idle: 7100, // 5400+3900; 1500+700
+				throughput: 4 * 3600.0 / 9300, util: 2200.0 / 9300,
 				waitP50: 120, waitP90: 600, handleP50: 400, handleP90: 900,
 				serviceLevel: 0.8, noShowRate: 0.2, abanRate: 1.0 / 6, // met V1 V2 V4 V8 of 5
-				completed: 2, onTime: 1, onTimeRate: 0.5, // C1, C2
+				completed: 3, completedUnknown: 1, onTime: 1, onTimeRate: 0.5, // C1, C2; C8 unknown
 				ratings: 3, ratingAvg: 10.0 / 3, byRating: [5]int{1, 0, 0, 1, 1}} // 5+4+1
 			distEast := b01
 			distEast.keys = []any{"dist-east", "district"}
@@ -299,31 +308,31 @@ func TestKPIFixture(t *testing.T) {
 			t.Run("network", func(t *testing.T) {
 				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelNetwork}), []kpiWant{{keys: []any{"all"},
 					tickets: 8, called: 7, served: 6, noShows: 1, aban: 1,
-					open: 14400, serving: 3600, idle: 10800, // 8400+6000; 2200+1400
-					throughput: 6 * 3600.0 / 14400, util: 3600.0 / 14400,
+					open: 17100, inferred: 2700, serving: 3600, idle: 13500, // 9300+7800; 2200+1400
+					throughput: 6 * 3600.0 / 17100, util: 3600.0 / 17100,
 					waitP50: 120, waitP90: 900, handleP50: 400, handleP90: 1200,
 					serviceLevel: 5.0 / 7, noShowRate: 1.0 / 7, abanRate: 1.0 / 8, // met 4 + 1 of 5 + 2 called
-					completed: 3, onTime: 2, onTimeRate: 2.0 / 3, // C1 C2 C3
+					completed: 5, completedUnknown: 2, onTime: 2, onTimeRate: 2.0 / 3, // C1 C2 C3; C8 C9 unknown
 					ratings: 5, ratingAvg: 18.0 / 5, byRating: [5]int{1, 0, 1, 1, 2}}}, nil)
 			})
 
 			// Department: market = A01 + B01 (V1 V2 V3 V6 V7), tax = A02 + V5.
 			market := kpiWant{keys: []any{"market"},
 				tickets: 5, called: 5, served: 4, noShows: 1,
-				open: 11400, serving: 2900, idle: 8500, // 5400+6000; 1500+1400
-				throughput: 4 * 3600.0 / 11400, util: 2900.0 / 11400,
+				open: 13200, inferred: 1800, serving: 2900, idle: 10300, // 5400+7800; 1500+1400
+				throughput: 4 * 3600.0 / 13200, util: 2900.0 / 13200,
 				waitP50: 300, waitP90: 900, // 30 120 300 600 900: ranks 3, 5
 				handleP50: 600, handleP90: 1200, // 200 600 900 1200: ranks 2, 4
 				serviceLevel: 0.6, noShowRate: 0.2, abanRate: 0.0, // met V1 V2 V7
-				completed: 2, onTime: 2, onTimeRate: 1.0, // C1, C3
+				completed: 3, completedUnknown: 1, onTime: 2, onTimeRate: 1.0, // C1, C3; C9 unknown
 				ratings: 4, ratingAvg: 17.0 / 4, byRating: [5]int{0, 0, 1, 1, 2}} // 5+4+5+3
 			tax := kpiWant{keys: []any{"tax"},
 				tickets: 3, called: 2, served: 2, aban: 1,
-				open: 3000, serving: 700, idle: 2300,
-				throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
+				open: 3900, inferred: 900, serving: 700, idle: 3200,
+				throughput: 2 * 3600.0 / 3900, util: 700.0 / 3900,
 				waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
 				serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
-				completed: 1, onTime: 0, onTimeRate: 0.0,
+				completed: 2, completedUnknown: 1, onTime: 0, onTimeRate: 0.0, // C2 late, C8 unknown
 				ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}
 			t.Run("department", func(t *testing.T) {
 				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelDepartment}), []kpiWant{market, tax}, nil)
@@ -336,7 +345,7 @@ func TestKPIFixture(t *testing.T) {
 						tickets: 3, called: 3, served: 2, noShows: 1, serving: 1800, // 600+1200
 						waitP50: 600, waitP90: 900, handleP50: 600, handleP90: 1200, // 300 600 900: ranks 2, 3
 						serviceLevel: third, noShowRate: third, abanRate: 0.0,
-						completed: 2, onTime: 2, onTimeRate: 1.0, // C1, C3
+						completed: 3, completedUnknown: 1, onTime: 2, onTimeRate: 1.0, // C1, C3; C9 unknown
 						ratings: 2, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 2}},
 					{keys: []any{"SC-002"}, // V2 V7
 						tickets: 2, called: 2, served: 2, serving: 1100, // 900+200
@@ -348,7 +357,7 @@ func TestKPIFixture(t *testing.T) {
 						tickets: 3, called: 2, served: 2, aban: 1, serving: 700,
 						waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
 						serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
-						completed: 1, onTime: 0, onTimeRate: 0.0,
+						completed: 2, completedUnknown: 1, onTime: 0, onTimeRate: 0.0, // C2 late, C8 unknown
 						ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}},
 				}, nil)
 			})
@@ -375,10 +384,11 @@ func TestKPIFixture(t *testing.T) {
 			// 03-03, Wednesday 03-04.
 			t.Run("hour_weekday", func(t *testing.T) {
 				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHourWeekday}), []kpiWant{
-					{keys: []any{int64(1), int64(9)}, // V1 09:40, S1 09:30-10:00, R1
-						tickets: 1, called: 1, served: 1, open: 1800, serving: 600, idle: 1200,
-						throughput: 2.0, util: 600.0 / 1800, waitP50: 300, waitP90: 300, handleP50: 600, handleP90: 600,
-						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
+					{keys: []any{int64(1), int64(9)}, // V1 09:40, S1 09:30-10:00, S8 09:35-09:50, C9 09:45 (unknown), R1
+						tickets: 1, called: 1, served: 1, open: 2700, inferred: 900, serving: 600, idle: 2100,
+						throughput: 3600.0 / 2700, util: 600.0 / 2700, waitP50: 300, waitP90: 300, handleP50: 600, handleP90: 600,
+						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0,
+						completed: 1, completedUnknown: 1, onTime: 0, onTimeRate: nil, reasons: "on_time_rate:limit_unknown",
 						ratings: 1, ratingAvg: 5.0, byRating: [5]int{0, 0, 0, 0, 1}},
 					{keys: []any{int64(1), int64(10)}, // V2 V3, S2, R2
 						tickets: 2, called: 2, served: 1, noShows: 1, open: 3600, serving: 900, idle: 2700,
@@ -405,6 +415,10 @@ func TestKPIFixture(t *testing.T) {
 						tickets: 1, called: 1, served: 1, open: 2400, serving: 200, idle: 2200,
 						throughput: 1.5, util: 200.0 / 2400, waitP50: 30, waitP90: 30, handleP50: 200, handleP90: 200,
 						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0},
+					{keys: []any{int64(2), int64(15)}, // C8 completed 15:00, acceptance unknown
+						open: 0, serving: 0, idle: 0, completed: 1, completedUnknown: 1, onTime: 0, reasons: "on_time_rate:limit_unknown"},
+					{keys: []any{int64(2), int64(16)}, // S9 16:00-16:30, inferred, nobody served
+						open: 1800, inferred: 1800, serving: 0, idle: 1800, throughput: 0.0, util: 0.0, completed: 0, onTime: 0},
 					{keys: []any{int64(3), int64(11)}, // V8, S6 11:00-11:20, C3, R5
 						tickets: 1, called: 1, served: 1, open: 1200, serving: 400, idle: 800,
 						throughput: 3.0, util: 400.0 / 1200, waitP50: 100, waitP90: 100, handleP50: 400, handleP90: 400,
@@ -442,11 +456,11 @@ func TestKPIFixture(t *testing.T) {
 				require.NoError(t, err)
 				checkRows(t, tab, []kpiWant{{keys: []any{"city-main", "city"},
 					tickets: 8, called: 7, served: 6, noShows: 1, aban: 1,
-					open: 15300, serving: 2750, idle: 12550, // S1 S2 S7 3600 each, S3 1800, S6 2700; 600+900+300+400+50+500
-					throughput: 6 * 3600.0 / 15300, util: 2750.0 / 15300,
+					open: 16200, inferred: 900, serving: 2750, idle: 13450, // S1 S2 S7 3600 each, S3 1800, S6 2700, S8 900; 600+900+300+400+50+500
+					throughput: 6 * 3600.0 / 16200, util: 2750.0 / 16200,
 					waitP50: 120, waitP90: 600, handleP50: 400, handleP90: 900,
 					serviceLevel: 6.0 / 7, noShowRate: 1.0 / 7, abanRate: 1.0 / 8, // all called met the target but V3
-					completed: 3, onTime: 1, onTimeRate: third, // C1 on time, C2 and C7 late
+					completed: 4, completedUnknown: 1, onTime: 1, onTimeRate: third, // C1 on time, C2 and C7 late, C8 unknown
 					ratings: 4, ratingAvg: 3.0, byRating: [5]int{1, 1, 0, 1, 1}}}, nil) // R1 5, R2 4, R3 1, R7 2
 			})
 
@@ -482,11 +496,11 @@ func TestKPIFixture(t *testing.T) {
 			t.Run("filters", func(t *testing.T) {
 				tab := query(analytics.KPIQuery{Level: analytics.LevelHall, Hall: "city-main", Department: "tax"})
 				checkRows(t, tab, []kpiWant{{keys: []any{"city-main", "city"},
-					tickets: 3, called: 2, served: 2, aban: 1, open: 3000, serving: 700, idle: 2300,
-					throughput: 2 * 3600.0 / 3000, util: 700.0 / 3000,
+					tickets: 3, called: 2, served: 2, aban: 1, open: 3900, inferred: 900, serving: 700, idle: 3200,
+					throughput: 2 * 3600.0 / 3900, util: 700.0 / 3900,
 					waitP50: 60, waitP90: 100, handleP50: 300, handleP90: 400,
 					serviceLevel: 1.0, noShowRate: 0.0, abanRate: third,
-					completed: 1, onTime: 0, onTimeRate: 0.0,
+					completed: 2, completedUnknown: 1, onTime: 0, onTimeRate: 0.0,
 					ratings: 1, ratingAvg: 1.0, byRating: [5]int{1, 0, 0, 0, 0}}}, nil)
 				// An item filter narrows visits, cases and ratings, not open time.
 				tab = query(analytics.KPIQuery{Level: analytics.LevelWindow, Item: "SC-002"})
@@ -497,11 +511,11 @@ func TestKPIFixture(t *testing.T) {
 						waitP50: 120, waitP90: 120, handleP50: 900, handleP90: 900,
 						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
 						ratings: 1, ratingAvg: 4.0, byRating: [5]int{0, 0, 0, 1, 0}},
-					{keys: []any{"city-main", "A02", "city", "tax"}, open: 3000, serving: 0, idle: 3000, throughput: 0.0, util: 0.0,
+					{keys: []any{"city-main", "A02", "city", "tax"}, open: 3900, inferred: 900, serving: 0, idle: 3900, throughput: 0.0, util: 0.0,
 						completed: 0, onTime: 0},
 					{keys: []any{"dist-east", "B01", "district", "market"}, // V7
-						tickets: 1, called: 1, served: 1, open: 6000, serving: 200, idle: 5800,
-						throughput: 3600.0 / 6000, util: 200.0 / 6000,
+						tickets: 1, called: 1, served: 1, open: 7800, inferred: 1800, serving: 200, idle: 7600,
+						throughput: 3600.0 / 7800, util: 200.0 / 7800,
 						waitP50: 30, waitP90: 30, handleP50: 200, handleP90: 200,
 						serviceLevel: 1.0, noShowRate: 0.0, abanRate: 0.0, completed: 0, onTime: 0,
 						ratings: 1, ratingAvg: 3.0, byRating: [5]int{0, 0, 1, 0, 0}},
