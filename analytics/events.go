@@ -106,7 +106,11 @@ func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]i
 		if stored[r.ev.EventID] {
 			continue
 		}
-		c.add(r.ev, r.sec, r.ms, r.rating, received)
+		at := received
+		if s.history {
+			at = r.sec
+		}
+		c.add(r.ev, r.sec, r.ms, r.rating, at)
 		fresh = append(fresh, r.ev)
 	}
 	if len(fresh) == 0 {

@@ -38,6 +38,10 @@ var (
 		{"deadline", "DateTime('UTC')"}, {"completed", "DateTime('UTC')"},
 		{"on_time", "UInt8"}, {"version", "UInt64"},
 	}
+	qualityColumns = []column{
+		{"bucket", "DateTime('UTC')"}, {"hall", "String"}, {"window", "String"},
+		{"kind", "String"}, {"events", "UInt64"},
+	}
 	ratingColumns = []column{
 		{"ts", "DateTime('UTC')"}, {"tier", "String"}, {"hall", "String"},
 		{"department", "String"}, {"window", "String"}, {"item", "String"},
@@ -99,6 +103,10 @@ func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tra
 	if err != nil {
 		return *f, err
 	}
+	quality, err := qualityRows(f.Quality)
+	if err != nil {
+		return *f, err
+	}
 	for _, c := range f.Cases {
 		for _, t := range []time.Time{c.Accepted, c.Deadline, c.Completed} {
 			if _, err := factTime(t); err != nil {
@@ -119,7 +127,7 @@ func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tra
 			return *f, err
 		}
 	}
-	// The four tables are inserted at once: ClickHouse works on each
+	// The tables are inserted at once: ClickHouse works on each
 	// insert (and the views it feeds) in its own thread.
 	// A failed table hands back its own rows (each a field of unstored).
 	insert := func(table string, cols []column, rows [][]any, failed func()) func() error {
@@ -135,7 +143,8 @@ func (s *Store) insertFacts(ctx context.Context, f *tracker.Facts) (unstored tra
 		insert("visits", visitColumns, visits, func() { unstored.Visits = f.Visits }),
 		insert("window_spans", spanColumns, spans, func() { unstored.Spans = f.Spans }),
 		insert("ratings", ratingColumns, ratings, func() { unstored.Ratings = f.Ratings }),
-		insert("cases", caseColumns, cases, func() { unstored.Cases = f.Cases }))
+		insert("cases", caseColumns, cases, func() { unstored.Cases = f.Cases }),
+		insert("data_quality", qualityColumns, quality, func() { unstored.Quality = f.Quality }))
 	return unstored, err
 }
 
@@ -248,6 +257,32 @@ func spanRows(spans []tracker.Span) ([][]any, error) {
 				sp.Window, ErrInvalidFact, end.Format(time.RFC3339), start.Format(time.RFC3339))
 		}
 		rows = append(rows, []any{start, end, sp.Tier, sp.Hall, sp.Department, sp.Window, boolUInt8(sp.Inferred)})
+	}
+	return rows, nil
+}
+
+// qualityRows sums the signals per hour, hall, window and kind.
+func qualityRows(qs []tracker.Quality) ([][]any, error) {
+	type key struct {
+		bucket             time.Time
+		hall, window, kind string
+	}
+	n := map[key]uint64{}
+	var order []key
+	for _, q := range qs {
+		ts, err := factTime(q.TS)
+		if err != nil {
+			return nil, fmt.Errorf("quality signal %s of %s: %w", q.Kind, q.Hall, err)
+		}
+		k := key{ts.Truncate(time.Hour), q.Hall, q.Window, string(q.Kind)}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	rows := make([][]any, 0, len(order))
+	for _, k := range order {
+		rows = append(rows, []any{k.bucket, k.hall, k.window, k.kind, n[k]})
 	}
 	return rows, nil
 }

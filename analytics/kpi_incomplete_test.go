@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/config"
+	"github.com/sunlight-gov/sunlight/internal/spool"
 	"github.com/sunlight-gov/sunlight/simulator"
 )
 
@@ -67,8 +69,27 @@ func visitEvents(win, ticket, caseID, issued, called, ended string) []ingest.Eve
 // time (3 working days): on_time_rate 1. Posted twice, it counts once, in
 // its own hour: hour 9 (Monday) holds V1–V3 and V5, open 2400 + 3600 =
 // 6000 s; hour 13 holds V4, open 600 s.
+//
+// The data-quality table of the same range (received: A01's morning at
+// 10:00, its afternoon at 13:15, the late batch at 14:30):
+//
+//	city-main, no window: the 5 tickets; B001 (09:30) came after A004
+//	  (13:00): 1 out of order; B001 is 5 h late: 1 late
+//	city-main A01: 15 events (4 + 4 + 4 + 3), 3 cases completed without
+//	  acceptance, nothing late (at most 55 minutes)
+//	city-main A02: 7 events, all late (4.5 h and more), in order
 func TestKPIIncompleteStreams(t *testing.T) {
-	s, _, sp, dir := writerRig(t)
+	dir := t.TempDir()
+	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sp.Close() })
+	var received atomic.Int64 // the store's clock: when events are stored
+	s := openStore(t, func() time.Time { return time.Unix(received.Load(), 0) })
+	receive := func(hm string) {
+		ts, err := time.Parse(time.RFC3339, "2026-11-23T"+hm+":00+08:00")
+		require.NoError(t, err)
+		received.Store(ts.Unix())
+	}
 	cfg := incompleteConfig()
 	intake := &ingest.Intake{Spool: sp}
 	clock := func() time.Time { return time.Date(2026, 11, 23, 6, 30, 0, 0, time.UTC) } // 14:30 local
@@ -78,12 +99,15 @@ func TestKPIIncompleteStreams(t *testing.T) {
 	stop := runWriter(w)
 	defer stop()
 
-	var a01 []ingest.Event
-	a01 = append(a01, visitEvents("A01", "A001", "C1", "09:00", "09:05", "09:15")...)
-	a01 = append(a01, visitEvents("A01", "A002", "C2", "09:10", "09:20", "09:30")...)
-	a01 = append(a01, visitEvents("A01", "A003", "C3", "09:20", "09:35", "09:45")...)
-	a01 = append(a01, visitEvents("A01", "A004", "", "13:00", "13:00", "13:10")[:4]...)
-	require.NoError(t, intake.Accept(t.Context(), a01))
+	var morning []ingest.Event
+	morning = append(morning, visitEvents("A01", "A001", "C1", "09:00", "09:05", "09:15")...)
+	morning = append(morning, visitEvents("A01", "A002", "C2", "09:10", "09:20", "09:30")...)
+	morning = append(morning, visitEvents("A01", "A003", "C3", "09:20", "09:35", "09:45")...)
+	receive("10:00")
+	require.NoError(t, intake.Accept(t.Context(), morning))
+	drain(t, sp)
+	receive("13:15")
+	require.NoError(t, intake.Accept(t.Context(), visitEvents("A01", "A004", "", "13:00", "13:00", "13:10")[:4]))
 	drain(t, sp)
 	late := []ingest.Event{
 		ev("L1", ingest.WindowOpened, "2026-11-23T09:00:00+08:00", ingest.Event{Window: "A02"}),
@@ -95,6 +119,7 @@ func TestKPIIncompleteStreams(t *testing.T) {
 		ev("L7", ingest.CaseCompleted, "2026-11-23T09:50:00+08:00", ingest.Event{Window: "A02", Item: "SC-001", CaseID: "C5"}),
 		ev("L8", ingest.WindowClosed, "2026-11-23T10:00:00+08:00", ingest.Event{Window: "A02"}),
 	}
+	receive("14:30")
 	for range 2 { // re-sent: a no-op
 		require.NoError(t, intake.Accept(t.Context(), late))
 		drain(t, sp)
@@ -143,6 +168,17 @@ func TestKPIIncompleteStreams(t *testing.T) {
 			}, nil)
 		})
 	}
+
+	quality, err := s.Quality(t.Context(), analytics.QualityQuery{From: from, To: from.Add(5 * time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, []analytics.QualityRow{
+		{Hall: "city-main", Window: "", Events: 5, OutOfOrder: 1, Late: 1},
+		{Hall: "city-main", Window: "A01", Events: 15, CompletedWithoutAcceptance: 3},
+		{Hall: "city-main", Window: "A02", Events: 7, Late: 7},
+	}, quality)
+	other, err := s.Quality(t.Context(), analytics.QualityQuery{From: from, To: from.Add(5 * time.Hour), Hall: "dist-east"})
+	require.NoError(t, err)
+	require.Empty(t, other)
 }
 
 // TestKPIBoundsOnDroppedEvents: simulated days of the example network with

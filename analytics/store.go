@@ -59,6 +59,10 @@ type StoreConfig struct {
 	// Now is the clock for times the store stamps itself (received_at,
 	// applied_at, audit entries without TS). Nil means time.Now.
 	Now func() time.Time
+	// History says the events inserted are history written after the
+	// fact (the simulator's backfill): each is stored as received at its
+	// own time, so the data-quality table does not count it late.
+	History bool
 }
 
 // DefaultDatabase is the database OpenStore uses when none is configured.
@@ -71,6 +75,7 @@ type Store struct {
 	database string
 	log      *slog.Logger
 	now      func() time.Time
+	history  bool // StoreConfig.History
 
 	// insertMu serializes InsertEvents so that the duplicate check and the
 	// insert of one batch are not interleaved with another batch's.
@@ -133,7 +138,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, database: cfg.Database, log: log, now: now}
+	s := &Store{conn: conn, database: cfg.Database, log: log, now: now, history: cfg.History}
 	if err := s.Ping(ctx); err != nil {
 		conn.Close()
 		return nil, err

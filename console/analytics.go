@@ -21,6 +21,7 @@ import (
 type kpiStore interface {
 	KPI(ctx context.Context, q analytics.KPIQuery) (*analytics.KPITable, error)
 	Distribution(ctx context.Context, q analytics.DistributionQuery) ([]analytics.DistributionBucket, error)
+	Quality(ctx context.Context, q analytics.QualityQuery) ([]analytics.QualityRow, error)
 }
 
 // maxBuckets bounds ?bucket= tables: one KPI query per bucket.
@@ -320,4 +321,47 @@ func (s *Server) handleDistribution(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"metric": dq.Metric, "from": q.From.UTC().Format(time.RFC3339), "to": q.To.UTC().Format(time.RFC3339),
 		"buckets": buckets})
+}
+
+// handleQuality serves GET /api/v1/analytics/quality?from=&to=&hall=
+// (&late_minutes=, default 60): per hall and window, how many events the
+// range holds and what they show the queue system is not sending (see
+// analytics.QualityRow), as JSON or CSV.
+func (s *Server) handleQuality(c *gin.Context) {
+	q, err := s.kpiQuery(c, analytics.LevelWindow)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	qq := analytics.QualityQuery{From: q.From, To: q.To, Hall: q.Hall}
+	if v := c.Query("late_minutes"); v != "" {
+		m, err := strconv.Atoi(v)
+		if err != nil || m < 1 || m > 7*24*60 {
+			writeError(c, s.log, apperr.New(apperr.Invalid, "late_minutes: %q is not a number of minutes from 1 to 10080", v))
+			return
+		}
+		qq.LateAfter = time.Duration(m) * time.Minute
+	}
+	rows, err := s.Store.Quality(c.Request.Context(), qq)
+	if err != nil {
+		s.kpiError(c, err)
+		return
+	}
+	if wantCSV(c) {
+		out := make([][]string, len(rows))
+		u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+		for i, r := range rows {
+			out[i] = []string{r.Hall, r.Window, u(r.Events), u(r.EndWithoutStart), u(r.CallWithoutTicket),
+				u(r.CompletedWithoutAcceptance), u(r.OutOfOrder), u(r.Late)}
+		}
+		writeCSV(c, "data-quality.csv", []string{"hall", "window", "events", "end_without_start", "call_without_ticket",
+			"completed_without_acceptance", "out_of_order", "late"}, out)
+		return
+	}
+	late := qq.LateAfter
+	if late == 0 {
+		late = analytics.DefaultLateAfter
+	}
+	c.JSON(http.StatusOK, gin.H{"from": q.From.UTC().Format(time.RFC3339), "to": q.To.UTC().Format(time.RFC3339),
+		"late_after_minutes": int(late / time.Minute), "rows": rows})
 }

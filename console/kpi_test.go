@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/analytics/supervision"
 )
 
@@ -52,6 +53,26 @@ func TestAnalyticsEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, string(body))
 	require.Contains(t, string(body), `{"from_s":300,"to_s":600,"count":1}`)
 
+	// caseEvents sends no window_opened: A01's open time is inferred from
+	// its service.
+	require.EqualValues(t, row["open_seconds"], row["open_inferred_seconds"])
+	require.Positive(t, row["open_seconds"])
+
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/analytics/quality?from=2026-11-23&to=2026-11-24", token, "", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	var quality struct {
+		LateAfter int                    `json:"late_after_minutes"`
+		Rows      []analytics.QualityRow `json:"rows"`
+	}
+	require.NoError(t, json.Unmarshal(body, &quality))
+	require.Equal(t, 60, quality.LateAfter)
+	require.NotEmpty(t, quality.Rows, string(body))
+	var events uint64
+	for _, r := range quality.Rows {
+		events += r.Events
+	}
+	require.EqualValues(t, strings.Count(caseEvents, "event_id"), events, "every event of the day is counted once")
+
 	bad := []struct{ path, want string }{
 		{"/api/v1/analytics/kpi?level=galaxy", `level: "galaxy" is not one of`},
 		{"/api/v1/analytics/kpi?from=2026-11-25&to=2026-11-24", "from must be before to"},
@@ -63,6 +84,8 @@ func TestAnalyticsEndpoints(t *testing.T) {
 		{"/api/v1/analytics/windows?bucket=week", `bucket: "week" is not hour, day or all`},
 		{"/api/v1/analytics/windows?bucket=hour&from=2026-11-01&to=2026-11-25", "more than 62 buckets"},
 		{"/api/v1/analytics/distribution?metric=mood", `metric "mood" is not wait or handle`},
+		{"/api/v1/analytics/quality?late_minutes=soon", `late_minutes: "soon" is not a number of minutes`},
+		{"/api/v1/analytics/quality?hall=atlantis", `hall: unknown hall "atlantis"`},
 	}
 	for _, b := range bad {
 		status, body, _ := ts.do(t, http.MethodGet, b.path, token, "", nil)

@@ -147,6 +147,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/analytics/kpi", managers, s.handleKPI},
 		{http.MethodGet, "/api/v1/analytics/windows", managers, s.handleWindowKPI},
 		{http.MethodGet, "/api/v1/analytics/distribution", managers, s.handleDistribution},
+		{http.MethodGet, "/api/v1/analytics/quality", managers, s.handleQuality},
 		{http.MethodGet, "/api/v1/alerts", staff, s.handleAlerts},
 		{http.MethodGet, "/api/v1/alerts/stream", staff, s.handleAlertStream},
 		{http.MethodPost, "/api/v1/alerts/:id/ack", rolesOf(RoleInspector, RoleAdmin), s.handleAckAlert},

@@ -46,6 +46,9 @@ func (t *Tracker) caseClosed(h *hallState, w *windowState, ev ingest.Event, ts t
 		return
 	}
 	c, ok := t.cases[ev.CaseID]
+	if !ok && ev.Type == ingest.CaseCompleted {
+		t.quality(h, w, CompletedWithoutAcceptance, ts, out)
+	}
 	if !ok {
 		c = CaseState{CaseID: ev.CaseID, Hall: h.id, Tier: h.tier, Window: ev.Window, Item: ev.Item}
 		if it := t.items[ev.Item]; it != nil {

@@ -100,7 +100,37 @@ type Facts struct {
 	Spans   []Span
 	Cases   []CaseState
 	Ratings []Rating
+	Quality []Quality
 }
 
 // Len is the number of fact rows.
-func (f *Facts) Len() int { return len(f.Visits) + len(f.Spans) + len(f.Cases) + len(f.Ratings) }
+func (f *Facts) Len() int {
+	return len(f.Visits) + len(f.Spans) + len(f.Cases) + len(f.Ratings) + len(f.Quality)
+}
+
+// QualityKind names what an event shows to be missing or out of place in
+// a queue system's stream.
+type QualityKind string
+
+const (
+	// EndWithoutStart: service_ended of a service whose service_started
+	// never came.
+	EndWithoutStart QualityKind = "end_without_start"
+	// CallWithoutTicket: a ticket called (or served) whose ticket_issued
+	// never came; counted once per visit.
+	CallWithoutTicket QualityKind = "call_without_ticket"
+	// CompletedWithoutAcceptance: case_completed of a case whose
+	// case_accepted was never seen (its on-time state is unknown).
+	CompletedWithoutAcceptance QualityKind = "completed_without_acceptance"
+	// OutOfOrder: an event older than one its window (or, for an event
+	// without a window, its hall) sent before it.
+	OutOfOrder QualityKind = "out_of_order"
+)
+
+// Quality is one data-quality signal, at the time of the event that shows
+// it: an operator integrating a queue system sees what it is not sending.
+type Quality struct {
+	Hall, Window string // Window "" for an event without one
+	Kind         QualityKind
+	TS           time.Time
+}

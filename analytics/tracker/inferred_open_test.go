@@ -18,11 +18,19 @@ func (s *script) serve(ticket, issued, called, ended string) {
 }
 
 func TestInferredOpenTime(t *testing.T) {
-	tests := []struct {
-		name   string
-		script func(s *script)
-		want   []string // spans as "start-end inferred?"
-	}{
+	// Spans as "start-end" local, " inferred" after an inferred one.
+	runScripts(t, func(t *testing.T, f Facts) []string {
+		var got []string
+		for _, sp := range f.Spans {
+			require.Equal(t, "A01", sp.Window)
+			g := fmt.Sprintf("%s-%s", sp.Start.In(shanghai).Format("15:04"), sp.End.In(shanghai).Format("15:04"))
+			if sp.Inferred {
+				g += " inferred"
+			}
+			got = append(got, g)
+		}
+		return got
+	}, []scriptCase{
 		{"three visits, short gaps: one stretch from the first call to the last end", func(s *script) {
 			s.serve("A001", "2026-11-26 09:00:00", "2026-11-26 09:05:00", "2026-11-26 09:15:00")
 			s.serve("A002", "2026-11-26 09:01:00", "2026-11-26 09:20:00", "2026-11-26 09:30:00")
@@ -55,22 +63,26 @@ func TestInferredOpenTime(t *testing.T) {
 			// (a late, out-of-order report).
 			s.serve("A002", "2026-11-26 09:01:00", "2026-11-26 09:10:00", "2026-11-26 09:20:00")
 		}, []string{"09:05-09:30 inferred"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	})
+}
+
+// scriptCase is a script of events and what a test's view of the facts
+// they make should be.
+type scriptCase struct {
+	name   string
+	script func(s *script)
+	want   []string
+}
+
+// runScripts applies each case's script to a new tracker and compares
+// the view of its facts with want.
+func runScripts(t *testing.T, view func(t *testing.T, f Facts) []string, cases []scriptCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			var s script
-			tt.script(&s)
-			f := apply(New(testConfig()), s.evs)
-			var got []string
-			for _, sp := range f.Spans {
-				require.Equal(t, "A01", sp.Window)
-				g := fmt.Sprintf("%s-%s", sp.Start.In(shanghai).Format("15:04"), sp.End.In(shanghai).Format("15:04"))
-				if sp.Inferred {
-					g += " inferred"
-				}
-				got = append(got, g)
-			}
-			require.Equal(t, tt.want, got)
+			tc.script(&s)
+			require.Equal(t, tc.want, view(t, apply(New(testConfig()), s.evs)))
 		})
 	}
 }

@@ -50,6 +50,7 @@ type Tracker struct {
 
 type hallState struct {
 	id, tier string
+	lastTS   time.Time        // the latest time of an event without a window
 	days     map[int]*hallDay // by local date yyyymmdd
 }
 
@@ -82,6 +83,7 @@ type windowState struct {
 	// inferredTo is the end of the open time last inferred for this window
 	// from its service (see inferOpen); zero before any.
 	inferredTo time.Time
+	lastTS     time.Time // the latest time of an event of this window
 	// last is the visit that ended here last, so that a rating or a case
 	// event arriving just after service_ended still finds its visit.
 	last lastVisit
@@ -99,6 +101,8 @@ type visit struct {
 	item    *itemInfo
 	win     *windowState
 	started bool
+	// issuedSeen: ticket_issued came; flagged: its absence was reported.
+	issuedSeen, flagged bool
 }
 
 // Window statuses.
@@ -161,6 +165,7 @@ func (t *Tracker) Apply(ev ingest.Event, out *Facts) {
 			w = nil
 		}
 	}
+	t.checkOrder(h, w, ts, out)
 	switch ev.Type {
 	case ingest.TicketIssued:
 		t.issued(h, ev, ts)
@@ -297,6 +302,7 @@ func (t *Tracker) issued(h *hallState, ev ingest.Event, ts time.Time) {
 		// The issue arrived after a call of the same ticket.
 		v.Issued = ts
 	}
+	v.issuedSeen = true
 	t.setItem(v, ev.Item)
 }
 
@@ -305,6 +311,7 @@ func (t *Tracker) called(w *windowState, ev ingest.Event, ts time.Time, out *Fac
 		return
 	}
 	v := t.visitOf(w.hall, ev.Ticket, ts)
+	t.checkIssued(w, v, ts, out)
 	if v.started {
 		return // a call after the start is noise
 	}
@@ -336,6 +343,7 @@ func (t *Tracker) started(w *windowState, ev ingest.Event, ts time.Time, out *Fa
 		return
 	}
 	v := t.visitOf(w.hall, ev.Ticket, ts)
+	t.checkIssued(w, v, ts, out)
 	if v.started {
 		return
 	}
@@ -359,11 +367,13 @@ func (t *Tracker) ended(w *windowState, ev ingest.Event, ts time.Time, out *Fact
 		return
 	}
 	v := t.visitOf(w.hall, ev.Ticket, ts)
+	t.checkIssued(w, v, ts, out)
 	t.attach(w, v)
 	if v.Called.IsZero() {
 		v.Called = ts
 	}
 	if !v.started {
+		t.quality(w.hall, w, EndWithoutStart, ts, out)
 		v.Started, v.started = v.Called, true
 	}
 	if ev.Staff != "" && v.Staff == "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/console"
 )
 
@@ -121,6 +122,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("dashboard", func(t *testing.T) {
+		// A queue system that sends a service end alone (no ticket, no
+		// call, no start): the data-quality panel names what is missing.
+		now := time.Now()
+		h.postEvents(t, fmt.Sprintf(`{"event_id":"e2e-q-%d","type":"service_ended","ts":%q,"hall":"city-main","window":"A02","ticket":"Q901"}`,
+			now.UnixNano(), now.Format(time.RFC3339Nano)))
+		manager := h.token(t, console.RoleManager)
+		hallZone, err := time.LoadLocation("Asia/Shanghai") // the demo config's zone
+		require.NoError(t, err)
+		day := func(d int) string { return now.In(hallZone).AddDate(0, 0, d).Format("2006-01-02") }
+		require.Eventually(t, func() bool {
+			var q struct {
+				Rows []analytics.QualityRow `json:"rows"`
+			}
+			return h.getJSON(t, manager, "/api/v1/analytics/quality?from="+day(-1)+"&to="+day(1), &q) == http.StatusOK &&
+				slices.ContainsFunc(q.Rows, func(r analytics.QualityRow) bool { return r.Window == "A02" && r.EndWithoutStart > 0 })
+		}, 30*time.Second, 200*time.Millisecond, "the quality API counts the service end without its start")
+
 		ctx := newTab(t, browser, 60*time.Second)
 		loginUI(t, ctx, h.url, console.RoleManager)
 		loaded, err := chromedp.Run(ctx, chromedp.Poll[string](`document.getElementById('page').dataset.loaded || ''`,
@@ -142,6 +160,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.Regexp(t, `^[1-9][0-9,]*$`, served, "cases served in the period")
 		// Drill down from the tier to its halls.
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#drill-table tbody tr[data-key="city"]`), chromedp.WaitVisible(`#drill-table tbody tr[data-key="city-main"]`)))
+		missing, err := chromedp.Run(ctx, chromedp.Text(`#quality-table tbody tr[data-key="city-main/A02"]`))
+		require.NoError(t, err, "the data-quality panel lists A02")
+		t.Logf("data-quality row of A02: %s", missing)
 
 		// A one-star rating raises a red alert at once: its pop-up leaves
 		// the dashboard's controls free, and its × dismisses it without

@@ -125,6 +125,7 @@ func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline
 	store, err := analytics.OpenStore(ctx, analytics.StoreConfig{
 		Addr: addrs, Database: cfg.ClickHouse.Database,
 		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password,
+		History: true, // received on time, not late
 	})
 	if err != nil {
 		return fmt.Errorf("backfill needs ClickHouse at %v (start `sunlight serve` first when it is managed): %w", addrs, err)

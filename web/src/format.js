@@ -30,6 +30,15 @@ export function fmtDate(v) {
   return `${p.year}-${p.month}-${p.day}`;
 }
 
+// dayAfter is the date after a YYYY-MM-DD date. The API's ?to= is
+// exclusive (the date's midnight), while a date picker's "to" means
+// through that day: a form sends dayAfter(to).
+export function dayAfter(d) {
+  const t = new Date(`${d}T00:00:00Z`);
+  t.setUTCDate(t.getUTCDate() + 1);
+  return t.toISOString().slice(0, 10);
+}
+
 // today is the hall's calendar date, YYYY-MM-DD, shifted by days.
 export function today(days = 0) {
   const p = parts(new Date(Date.now() + days * 86400e3));

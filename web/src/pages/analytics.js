@@ -2,7 +2,7 @@ import { api, query } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t, has } from '../i18n.js';
 import { Chart } from '../charts.js';
-import { fmtNum, fmtPct, fmtMinutes, today } from '../format.js';
+import { fmtNum, fmtPct, fmtMinutes, today, dayAfter } from '../format.js';
 import { kpiFixture, distributionFixture } from '../fixture.js';
 
 const emptyGraphic = (text) => ({ graphic: { type: 'text', left: 'center', top: 'middle', style: { text, fill: '#94a3b8', fontSize: 14 } } });
@@ -34,6 +34,8 @@ export function mount(el, ctx) {
     return h('div', { class: ['card', 'chart-card', cls] }, h('div', { class: 'card-title' }, t(title)), body);
   };
   const drillBox = h('div', { class: 'card', id: 'drill' });
+  const qualityBox = h('div', { class: 'card', id: 'quality' });
+  const hallNames = new Map();
   replace(el,
     h('div', { class: 'page-head' }, h('h2', {}, t('an.title'))),
     h('div', { class: 'filters' },
@@ -47,24 +49,31 @@ export function mount(el, ctx) {
       box('wait', 'chart.waitDist'), box('handle', 'chart.handleDist'),
       box('windows', 'chart.windowRank', 'tall'), box('depts', 'chart.deptRank', 'tall'),
       box('items', 'chart.onTimeItem'), box('rating', 'chart.satisfaction')),
-    drillBox);
+    drillBox, qualityBox);
 
   api('/api/v1/halls').then(({ halls }) => {
     const depts = new Set();
     for (const x of halls) {
+      hallNames.set(x.id, x.name);
       hallSel.append(h('option', { value: x.id }, x.name));
       for (const w of x.windows) if (w.department) depts.add(w.department);
     }
     for (const d of [...depts].sort()) deptSel.append(h('option', { value: d }, d));
   }).catch(() => {});
 
+  // The range through the "to" date: the API's to is exclusive.
   function params() {
-    return { from: f.from, to: f.to, hall: f.hall, department: f.department, compare: f.compare };
+    return { from: f.from, to: dayAfter(f.to), hall: f.hall, department: f.department, compare: f.compare };
   }
 
   async function kpi(level, extra = {}) {
     if (fixture) return kpiFixture(level, params());
     return api(`/api/v1/analytics/kpi${query({ ...params(), level, ...extra })}`);
+  }
+  async function quality() {
+    if (fixture) return { rows: [] };
+    const { from, to, hall } = params();
+    return api(`/api/v1/analytics/quality${query({ from, to, hall })}`);
   }
   async function dist(metric) {
     if (fixture) return distributionFixture(metric);
@@ -93,6 +102,7 @@ export function mount(el, ctx) {
       itemChart(item);
       ratingChart(dep);
       await renderDrill();
+      renderQuality(await quality());
       el.dataset.loaded = fixture ? 'fixture' : 'api';
     } catch (e) {
       if (e.status === 401 || !alive) return;
@@ -114,7 +124,7 @@ export function mount(el, ctx) {
       return w ? sum((x) => x?.[k], weight) / w : null;
     };
     return { served, wait: weighted('wait_p50_s'), handle: weighted('handle_p50_s'), sl: weighted('service_level'),
-      onTime: weighted('on_time_rate', 'completed'), rating: weighted('rating_avg', 'rating_count'), util: weighted('utilisation') };
+      onTime: weighted('on_time_rate', 'completed'), onTimeUnknown: rows.reduce((a, r) => a + (pick(r)?.completed_unknown || 0), 0), rating: weighted('rating_avg', 'rating_count'), util: weighted('utilisation') };
   }
 
   function renderCards(res) {
@@ -140,8 +150,12 @@ export function mount(el, ctx) {
     ];
     replace(cards, items.map(([label, key, fmt, better]) => {
       const [v, delta] = card(key, cur[key], fmt, better);
+      // Cases completed without a known acceptance are not in the rate:
+      // say how many, beside it.
+      const unknown = key === 'onTime' && cur.onTimeUnknown > 0 &&
+        h('span', { class: 'muted', id: 'kpi-ontime-unknown', title: t('kpi.unknownHint') }, t('kpi.unknownCases', { n: fmtNum(cur.onTimeUnknown) }));
       return h('div', { class: 'kpi' }, h('div', { class: 'kpi-label' }, t(label)), h('div', { class: 'kpi-value' }, fmt(v)),
-        h('div', { class: 'kpi-foot' }, delta, prev && prev[key] !== null && h('span', { class: 'muted' }, t('kpi.prev', { v: fmt(prev[key]) }))));
+        h('div', { class: 'kpi-foot' }, delta, prev && prev[key] !== null && h('span', { class: 'muted' }, t('kpi.prev', { v: fmt(prev[key]) })), unknown));
     }));
   }
 
@@ -287,7 +301,7 @@ export function mount(el, ctx) {
       ['col.waitP90', (r) => r.wait_p90_s, fmtMinutes, 'down'],
       ['col.handleP50', (r) => r.handle_p50_s, fmtMinutes, 'down'],
       ['col.serviceLevel', (r) => r.service_level, (v) => fmtPct(v), 'up'],
-      ['col.onTime', (r) => r.on_time_rate, (v) => fmtPct(v), 'up'],
+      ['col.onTime', (r) => r.on_time_rate, (v) => fmtPct(v), 'up', (r) => r.completed_unknown > 0 && t('col.unknownCases', { n: fmtNum(r.completed_unknown) })],
       ['col.rating', (r) => r.rating_avg, (v) => (v === null || v === undefined ? '—' : v.toFixed(2)), 'up'],
     ];
     const label = (r) => (level === 'tier' && has(`tier.${r.key}`) ? t(`tier.${r.key}`) : level === 'window' ? windowLabel(r) : (r.name || r.key));
@@ -298,7 +312,8 @@ export function mount(el, ctx) {
         h('tbody', {}, res.rows.map((r) => h('tr', {
           class: next && 'clickable', 'data-key': r.key,
           onclick: next ? () => { drill.push({ level: next, filter: { [level]: r.key }, label: label(r) }); renderDrill(); } : undefined,
-        }, h('td', {}, label(r)), cols.map(([, get, fmt, better]) => {
+        }, h('td', {}, label(r), r.open_inferred_seconds > 0 && h('span', { class: 'tag inferred', title: t('col.inferredHint') }, t('col.inferred'))),
+        cols.map(([, get, fmt, better, note]) => {
           const v = get(r);
           const p = r.previous ? get(r.previous) : null;
           let d = null;
@@ -306,8 +321,26 @@ export function mount(el, ctx) {
             const up = v > p;
             d = h('span', { class: ['delta', (up === (better === 'up')) ? 'good' : 'bad'] }, up ? ' ▲' : ' ▼');
           }
-          return h('td', { class: 'num' }, fmt(v), d);
+          const extra = note && note(r);
+          return h('td', { class: 'num' }, fmt(v), d, extra && h('div', { class: 'muted small' }, extra));
         }))))));
+  }
+
+  // What the queue systems are not sending: one row per window with any
+  // signal (a window whose stream is whole is left out), worst first.
+  function renderQuality(res) {
+    const kinds = ['end_without_start', 'call_without_ticket', 'completed_without_acceptance', 'out_of_order', 'late'];
+    const bad = (r) => kinds.reduce((a, k) => a + (r[k] || 0), 0);
+    const rows = (res.rows || []).filter((r) => bad(r) > 0).sort((a, b) => bad(b) - bad(a));
+    const total = (res.rows || []).reduce((a, r) => a + (r.events || 0), 0);
+    replace(qualityBox,
+      h('div', { class: 'card-title' }, t('quality.title'), h('span', { class: 'muted small hint' }, t('quality.hint', { n: fmtNum(total), m: res.late_after_minutes ?? 60 }))),
+      rows.length === 0 ? h('div', { class: 'empty', id: 'quality-ok' }, t(total ? 'quality.ok' : 'common.noData')) : h('table', { class: 'table', id: 'quality-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, t('an.hall')), h('th', {}, t('quality.window')), h('th', { class: 'num' }, t('quality.events')),
+          kinds.map((k) => h('th', { class: 'num', title: t(`quality.${k}.hint`) }, t(`quality.${k}`))))),
+        h('tbody', {}, rows.map((r) => h('tr', { 'data-key': `${r.hall}/${r.window}` },
+          h('td', {}, hallNames.get(r.hall) || r.hall), h('td', {}, r.window || t('quality.noWindow')), h('td', { class: 'num' }, fmtNum(r.events)),
+          kinds.map((k) => h('td', { class: ['num', r[k] > 0 && 'warn'] }, fmtNum(r[k] || 0))))))));
   }
 
   load();
