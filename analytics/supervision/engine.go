@@ -138,7 +138,7 @@ func (e *Engine) Observe(evs []ingest.Event) []Alert {
 
 func (e *Engine) resetFacts() {
 	f := &e.facts
-	f.Visits, f.Spans, f.Cases, f.Ratings = f.Visits[:0], f.Spans[:0], f.Cases[:0], f.Ratings[:0]
+	f.Visits, f.Spans, f.Cases, f.Ratings, f.Quality = f.Visits[:0], f.Spans[:0], f.Cases[:0], f.Ratings[:0], f.Quality[:0]
 }
 
 // onFacts watches new cases and raises the event-triggered alerts.

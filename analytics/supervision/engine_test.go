@@ -283,3 +283,17 @@ func TestRaiseOnce(t *testing.T) {
 	require.Len(t, e.Raise(a), 1)
 	require.Empty(t, e.Raise(a))
 }
+
+// The engine's tracker reports data-quality signals too; the engine does
+// not store them, and keeps none from one event to the next (a stream
+// that never sends ticket_issued must not grow its memory).
+func TestQualitySignalsAreNotKept(t *testing.T) {
+	e := NewEngine(testConfig(), Rules{})
+	var s script
+	for i := range 50 {
+		ts := at("2026-11-26 09:00:00").Add(time.Duration(i) * time.Minute).In(shanghai).Format(time.DateTime)
+		s.add(ingest.ServiceEnded, ts, ingest.Event{Window: "A01", Ticket: fmt.Sprintf("X%03d", i)})
+	}
+	e.Observe(s.evs)
+	require.LessOrEqual(t, len(e.facts.Quality), 2, "only the last event's signals (call without ticket, end without start)")
+}
