@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sunlight-gov/sunlight/internal/mediacheck"
 )
 
 // lossyProxy relays UDP between one client and the server, dropping every
@@ -110,5 +112,5 @@ loop:
 	t.Logf("dropped %d packets, got %d access units", proxy.dropped.Load(), n)
 	require.Positive(t, proxy.dropped.Load())
 	require.Greater(t, n, 50, "the replayed GOP and 2.5 s of live video, all complete")
-	require.Empty(t, decodeErrors(t, all.Bytes()))
+	require.Empty(t, mediacheck.DecodeErrors(t, all.Bytes()))
 }

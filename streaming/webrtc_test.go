@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sunlight-gov/sunlight/internal/apperr"
 	"github.com/sunlight-gov/sunlight/internal/media"
+	"github.com/sunlight-gov/sunlight/internal/mediacheck"
 	"github.com/sunlight-gov/sunlight/internal/whepclient"
 )
 
@@ -74,20 +74,8 @@ collect:
 		require.Greater(t, aus[i].RTPTimestamp-aus[0].RTPTimestamp, aus[i-1].RTPTimestamp-aus[0].RTPTimestamp, "timestamps increase")
 	}
 
-	out := decodeErrors(t, stream264.Bytes())
+	out := mediacheck.DecodeErrors(t, stream264.Bytes())
 	require.Empty(t, out, "ffmpeg decodes the received stream without errors")
-}
-
-// decodeErrors decodes H.264 with ffmpeg and returns what it complained
-// about.
-func decodeErrors(t testing.TB, annexB []byte) string {
-	t.Helper()
-	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "h264", "-i", "-", "-f", "null", "-")
-	cmd.Stdin = bytes.NewReader(annexB)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Run(), stderr.String())
-	return stderr.String()
 }
 
 func TestWHEPErrors(t *testing.T) {

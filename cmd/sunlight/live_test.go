@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/console"
+	"github.com/sunlight-gov/sunlight/internal/mediacheck"
 	"github.com/sunlight-gov/sunlight/internal/whepclient"
 )
 
@@ -108,23 +109,6 @@ func (h *liveHall) waitOnline(t *testing.T, token, window string) {
 		60*time.Second, 200*time.Millisecond, "camera of %s comes online", window)
 }
 
-func decodeErrors(t *testing.T, annexB []byte) (string, int) {
-	t.Helper()
-	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "h264", "-i", "-", "-f", "null", "-")
-	cmd.Stdin = bytes.NewReader(annexB)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Run(), stderr.String())
-	probe := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", "-f", "h264", "-")
-	probe.Stdin = bytes.NewReader(annexB)
-	out, err := probe.Output()
-	require.NoError(t, err)
-	var frames int
-	fmt.Sscanf(strings.TrimSpace(string(out)), "%d", &frames)
-	return strings.TrimSpace(stderr.String()), frames
-}
-
 // TestLiveWHEP: simulate -> serve -> a pion WHEP viewer. The video decodes
 // with ffmpeg, starts with an IDR at once, and survives the camera going
 // away and coming back without renegotiation.
@@ -165,7 +149,7 @@ func TestLiveWHEP(t *testing.T) {
 	t.Logf("time to first IDR, camera already streaming: %s from the POST", au.Arrived.Sub(second.Posted).Round(time.Millisecond))
 	second.Close()
 
-	errs, frames := decodeErrors(t, stream.Bytes())
+	errs, frames := mediacheck.DecodeErrors(t, stream.Bytes()), mediacheck.Frames(t, stream.Bytes())
 	require.Empty(t, errs, "ffmpeg decodes the relayed video without errors")
 	require.Equal(t, units, frames, "every received access unit decodes to a frame")
 	require.Greater(t, frames, 30, "about 15 fps for 3 s")
