@@ -425,10 +425,10 @@ func (t *Tracker) emitVisit(v *visit, o Outcome, out *Facts) {
 		f.Started, f.Ended = time.Time{}, time.Time{}
 	}
 	out.Visits = append(out.Visits, f)
-	if w := v.win; w != nil && o == Served && w.status != StatusOpen {
-		t.inferOpen(w, f.Called, f.Ended, out)
-	}
 	if w := v.win; w != nil {
+		if o == Served && w.status != StatusOpen {
+			t.inferOpen(w, f.Called, f.Ended, out)
+		}
 		if w.current == v {
 			w.current = nil
 		}
