@@ -31,28 +31,41 @@ stop() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+# Ctrl-C is how a demo ends: stop everything and exit 0. Any other exit
+# (a step that failed) stops everything and keeps its status.
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+
+# The simulated cameras first, so that the server finds them up (no screen
+# of "camera offline" at start); the simulator's backfill waits for the
+# server's managed ClickHouse.
+backfill=()
+[ -f "$demo/.backfilled" ] || backfill=(--backfill 30d)
+"$bin" simulate --config "$demo/sunlight.yaml" --api-key demo-queue-key --always-open "${backfill[@]}" \
+  >"$demo/simulate.log" 2>&1 &
+pids+=($!)
+echo "demo: starting the simulated hall's cameras (log: .demo/simulate.log)"
+for i in $(seq 1 300); do
+  grep -q 'cameras serving' "$demo/simulate.log" 2>/dev/null && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "demo: the simulator stopped:"; tail -20 "$demo/simulate.log"; exit 1; }
+  sleep 1
+done
 
 "$bin" serve --config "$demo/sunlight.yaml" >"$demo/serve.log" 2>&1 &
 pids+=($!)
 echo "demo: starting the server and its ClickHouse (log: .demo/serve.log)"
 for i in $(seq 1 120); do
   if curl -fsS "http://$listen/healthz" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "demo: the server stopped:"; tail -20 "$demo/serve.log"; exit 1; fi
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "demo: the server stopped:"; tail -20 "$demo/serve.log"; exit 1; fi
   sleep 1
 done
 curl -fsS "http://$listen/healthz" >/dev/null || { echo "demo: the server did not become healthy in 120 s"; tail -20 "$demo/serve.log"; exit 1; }
 
-backfill=()
-[ -f "$demo/.backfilled" ] || backfill=(--backfill 30d)
-"$bin" simulate --config "$demo/sunlight.yaml" --api-key demo-queue-key --always-open "${backfill[@]}" \
-  >"$demo/simulate.log" 2>&1 &
-pids+=($!)
 if [ ${#backfill[@]} -gt 0 ]; then
-  echo "demo: simulating the hall and writing 30 days of history (log: .demo/simulate.log)"
+  echo "demo: writing 30 days of history"
   for i in $(seq 1 300); do
     grep -q '^backfill done' "$demo/simulate.log" 2>/dev/null && { touch "$demo/.backfilled"; break; }
-    kill -0 "${pids[1]}" 2>/dev/null || { echo "demo: the simulator stopped:"; tail -20 "$demo/simulate.log"; exit 1; }
+    kill -0 "${pids[0]}" 2>/dev/null || { echo "demo: the simulator stopped:"; tail -20 "$demo/simulate.log"; exit 1; }
     sleep 1
   done
   grep "^backfill done" "$demo/simulate.log" || true
@@ -73,4 +86,4 @@ cat <<TXT
   Event producer key: demo-queue-key   (X-API-Key for POST /api/v1/events)
   Logs: .demo/serve.log, .demo/simulate.log      Ctrl-C stops everything.
 TXT
-wait "${pids[0]}"
+wait "${pids[1]}"

@@ -112,6 +112,31 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// backfillWaitForClickHouse is how long a backfill waits for ClickHouse to
+// answer: the demo starts the simulated cameras first, then the server and
+// its managed ClickHouse, so that the server finds its cameras up.
+const backfillWaitForClickHouse = 2 * time.Minute
+
+// waitForStore opens the store, trying again every second for up to wait;
+// it says once on out that it is waiting.
+func waitForStore(ctx context.Context, cfg analytics.StoreConfig, wait time.Duration, out io.Writer) (*analytics.Store, error) {
+	deadline := time.Now().Add(wait)
+	for said := false; ; said = true {
+		store, err := analytics.OpenStore(ctx, cfg)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return store, err
+		}
+		if !said {
+			fmt.Fprintf(out, "backfill: waiting for ClickHouse at %v\n", cfg.Addr)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // runBackfill writes the history from..to straight to ClickHouse (the
 // configured server, or the managed one that serve runs): the events, and
 // the facts a tracker of its own derives from them (visits, window spans,
@@ -122,13 +147,13 @@ func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline
 	if len(addrs) == 0 {
 		addrs = []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.ClickHouse.Managed.TCPPort))}
 	}
-	store, err := analytics.OpenStore(ctx, analytics.StoreConfig{
+	store, err := waitForStore(ctx, analytics.StoreConfig{
 		Addr: addrs, Database: cfg.ClickHouse.Database,
 		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password,
 		History: true, // received on time, not late
-	})
+	}, backfillWaitForClickHouse, stdout)
 	if err != nil {
-		return fmt.Errorf("backfill needs ClickHouse at %v (start `sunlight serve` first when it is managed): %w", addrs, err)
+		return fmt.Errorf("backfill needs ClickHouse at %v (`sunlight serve` starts it when it is managed): %w", addrs, err)
 	}
 	defer store.Close()
 	w := &analytics.EventWriter{Store: store, Tracker: uniqueEventsTracker(cfg), Location: cfg.Location()}

@@ -110,6 +110,7 @@ const messages = {
   'kpi.noShow': ['过号率', 'No-show rate'],
   'kpi.throughput': ['每小时办件', 'Served per hour'],
   'kpi.prev': ['上期 {v}', 'previous {v}'],
+  'kpi.noPrev': ['上期无数据', 'no data for the previous period'],
   'kpi.unknownCases': ['另 {n} 件受理时间未知，未计入', '+{n} with acceptance unknown'],
   'kpi.unknownHint': ['这些办件未收到受理事件（或事项无办结时限），无法判断是否按时', 'No case_accepted was received for these cases (or their item has no time limit), so whether they were on time is unknown'],
   'chart.byHour': ['分时段办件量', 'Served by hour of day'],

@@ -155,7 +155,9 @@ export function mount(el, ctx) {
       const unknown = key === 'onTime' && cur.onTimeUnknown > 0 &&
         h('span', { class: 'muted', id: 'kpi-ontime-unknown', title: t('kpi.unknownHint') }, t('kpi.unknownCases', { n: fmtNum(cur.onTimeUnknown) }));
       return h('div', { class: 'kpi' }, h('div', { class: 'kpi-label' }, t(label)), h('div', { class: 'kpi-value' }, fmt(v)),
-        h('div', { class: 'kpi-foot' }, delta, prev && prev[key] !== null && h('span', { class: 'muted' }, t('kpi.prev', { v: fmt(prev[key]) })), unknown));
+        h('div', { class: 'kpi-foot' }, delta, prev && prev[key] !== null && h('span', { class: 'muted' }, t('kpi.prev', { v: fmt(prev[key]) })),
+          f.compare && !prev && h('span', { class: 'muted no-prev' }, t('kpi.noPrev'))),
+        unknown && h('div', { class: 'kpi-foot' }, unknown));
     }));
   }
 
@@ -315,7 +317,7 @@ export function mount(el, ctx) {
         }, h('td', {}, label(r), r.open_inferred_seconds > 0 && h('span', { class: 'tag inferred', title: t('col.inferredHint') }, t('col.inferred'))),
         cols.map(([, get, fmt, better, note]) => {
           const v = get(r);
-          const p = r.previous ? get(r.previous) : null;
+          const p = active(r.previous) ? get(r.previous) : null;
           let d = null;
           if (p !== null && p !== undefined && v !== null && v !== undefined && v !== p) {
             const up = v > p;
@@ -369,7 +371,11 @@ function normal(r) {
   return { ...r, rating_count: count(r), previous: r.previous ? { ...r.previous, rating_count: count(r.previous) } : r.previous };
 }
 
-function hasPrevious(res) { return !!res.previous || res.rows.some((r) => r.previous); }
+// A previous period with nothing in it (before the history began) is no
+// comparison: zeros would draw a flat line and ▲ on every row.
+function active(p) { return !!p && [p.tickets, p.completed, p.ratings, p.rating_count, p.open_seconds].some((v) => v > 0); }
+
+function hasPrevious(res) { return res.rows.some((r) => active(r.previous)); }
 
 // "A05 · 市场监管局" rather than "city-main/A05 A05号窗口".
 function windowID(r) { return r.window || String(r.key).split('/').pop(); }
