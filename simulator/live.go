@@ -94,6 +94,17 @@ func (l *Live) Run(ctx context.Context) error {
 	last, caughtUp := start, !start.Before(wall0)
 	posted := 0
 	log.Info("live events started", "sim_start", start, "speed", speed)
+	if l.Timeline.AlwaysOpen {
+		if seam := cur.openAt(start); len(seam) > 0 {
+			if err := l.Poster.Post(ctx, seam); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("live: %w", err)
+			}
+			posted += len(seam)
+		}
+	}
 
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
@@ -150,6 +161,34 @@ func newCursor(g *generator, start time.Time) *cursor {
 		c.i++
 	}
 	return c
+}
+
+// openAt returns a window_opened at start for every window that the
+// day's events before start left open. An AlwaysOpen run needs them: its
+// history was backfilled from another timeline (real opening hours), whose
+// windows closed in the evening, so without them the server would show
+// every window closed while it serves. Their ids name the start, so a
+// restart at another time sends new ones (a no-op for an open window).
+func (c *cursor) openAt(start time.Time) []ingest.Event {
+	last := map[string]ingest.Event{}
+	var order []string
+	for _, ev := range c.evs[:c.i] {
+		switch ev.Type {
+		case ingest.WindowOpened, ingest.WindowPaused, ingest.WindowClosed:
+			if _, ok := last[ev.Window]; !ok {
+				order = append(order, ev.Window)
+			}
+			last[ev.Window] = ev
+		}
+	}
+	var out []ingest.Event
+	for _, w := range order {
+		if ev := last[w]; ev.Type == ingest.WindowOpened {
+			out = append(out, ingest.Event{EventID: fmt.Sprintf("seam-%d-open-%s", start.Unix(), w),
+				Type: ingest.WindowOpened, TS: start, Hall: ev.Hall, Window: w})
+		}
+	}
+	return out
 }
 
 func (c *cursor) load(d day) {

@@ -89,10 +89,24 @@ func TestLive(t *testing.T) {
 
 			var got []ingest.Event
 			seen := map[string]bool{}
-			for i, b := range poster.batches {
+			batches, walls := poster.batches, poster.walls
+			if tc.always {
+				// First the windows open at the start, stamped with it:
+				// the history was another timeline.
+				require.NotEmpty(t, batches)
+				seam := batches[0]
+				require.NotEmpty(t, seam)
+				for _, ev := range seam {
+					require.Equal(t, ingest.WindowOpened, ev.Type)
+					require.Equal(t, tc.wantStart, ev.TS)
+					require.True(t, strings.HasPrefix(ev.EventID, "seam-"), ev.EventID)
+				}
+				batches, walls = batches[1:], walls[1:]
+			}
+			for i, b := range batches {
 				require.NotEmpty(t, b)
 				for _, ev := range b {
-					require.False(t, ev.TS.After(poster.walls[i]), "event at %s posted when the wall clock said %s", ev.TS, poster.walls[i])
+					require.False(t, ev.TS.After(walls[i]), "event at %s posted when the wall clock said %s", ev.TS, walls[i])
 					require.False(t, seen[ev.EventID], "event %s posted twice", ev.EventID)
 					seen[ev.EventID] = true
 					if n := len(got); n > 0 {
