@@ -318,3 +318,26 @@ func (s *Server) handleReleaseHold(c *gin.Context) {
 	s.audit(c, analytics.AuditEntry{Actor: p.name, Role: string(p.role), Action: "hold_release", Target: caseID})
 	c.JSON(http.StatusOK, gin.H{"case_id": caseID, "hold": "released"})
 }
+
+// recordedCasesSpan is how far back GET /api/v1/cases looks.
+const recordedCasesSpan = 7 * 24 * time.Hour
+
+// handleRecordedCases serves GET /api/v1/cases?limit= (default 20, at
+// most 200): the cases served in the last 7 days whose service was
+// recorded, the latest first, so that an auditor finds one to review
+// without knowing a case ID. Listing is not an access to footage: it is
+// not audited (opening a clip is).
+func (s *Server) handleRecordedCases(c *gin.Context) {
+	limit, err := queryLimit(c, 20, 200)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	cases, err := s.Store.RecentRecordedCases(c.Request.Context(), s.Now().Add(-recordedCasesSpan), limit)
+	if err != nil {
+		s.log.Error("recent recorded cases", "err", err)
+		writeError(c, s.log, apperr.New(apperr.Unavailable, "cases unavailable: retry later"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"cases": cases})
+}

@@ -155,6 +155,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/public/items", public, s.handlePublicItems},
 		{http.MethodGet, "/api/v1/public/items/:code", public, s.handlePublicItem},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
+		{http.MethodGet, "/api/v1/cases", rolesOf(RoleAuditor, RoleAdmin), s.handleRecordedCases},
 		{http.MethodGet, "/api/v1/cases/:case_id", rolesOf(RoleAuditor, RoleManager, RoleAdmin), s.handleCase},
 		{http.MethodGet, "/api/v1/cases/:case_id/recordings", rolesOf(RoleAuditor, RoleAdmin), s.handleCaseRecordings},
 		{http.MethodGet, "/api/v1/cases/:case_id/clip", rolesOf(RoleAuditor), s.handleCaseClip},

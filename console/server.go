@@ -39,6 +39,7 @@ type store interface {
 	ListAlerts(ctx context.Context, f analytics.AlertFilter) ([]analytics.StoredAlert, error)
 	AckAlert(ctx context.Context, id, by, comment string) (analytics.StoredAlert, error)
 	CaseStates(ctx context.Context, ids []string) ([]tracker.CaseState, error)
+	RecentRecordedCases(ctx context.Context, since time.Time, limit int) ([]analytics.RecordedCase, error)
 	kpiStore
 }
 

@@ -260,6 +260,7 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/analytics/windows":      {"manager,admin", "", 200, "/api/v1/analytics/windows?bucket=day", nil, nil},
 	"GET /api/v1/analytics/distribution": {"manager,admin", "", 200, "/api/v1/analytics/distribution?metric=handle&format=csv", nil, nil},
 	"GET /api/v1/analytics/quality":      {"manager,admin", "", 200, "/api/v1/analytics/quality?late_minutes=30", nil, nil},
+	"GET /api/v1/cases":                  {"auditor,admin", "", 200, "/api/v1/cases?limit=5", nil, nil},
 	"GET /api/v1/alerts":                 {"inspector,manager,admin", "", 200, "/api/v1/alerts?state=open", nil, nil},
 	"GET /api/v1/alerts/stream":          {"inspector,manager,admin", "", 200, "/api/v1/alerts/stream?snapshot=1", nil, nil},
 	"POST /api/v1/alerts/:id/ack": {"inspector,admin", `{"comment":"called the window lead"}`, 200, "/api/v1/alerts/rr-alert-{n}/ack", nil,

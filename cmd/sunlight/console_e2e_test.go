@@ -210,9 +210,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	caseID := h.serveCase(t)
 
 	t.Run("case clip", func(t *testing.T) {
+		// The auditor finds the case in the list of recent cases with
+		// footage, without knowing its ID (once its visit is stored).
+		auditor := h.token(t, console.RoleAuditor)
+		require.Eventually(t, func() bool {
+			var r struct {
+				Cases []analytics.RecordedCase `json:"cases"`
+			}
+			return h.getJSON(t, auditor, "/api/v1/cases", &r) == http.StatusOK &&
+				slices.ContainsFunc(r.Cases, func(c analytics.RecordedCase) bool { return c.CaseID == caseID && c.Recorded > 0 })
+		}, 30*time.Second, 200*time.Millisecond, "GET /api/v1/cases lists %s as recorded", caseID)
 		ctx := newTab(t, browser, 60*time.Second)
 		loginUI(t, ctx, h.url, console.RoleAuditor)
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/cases/"+caseID), chromedp.WaitVisible("#case-timeline")))
+		link := fmt.Sprintf(`#recorded-cases a[data-case=%q]`, caseID)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/cases"), chromedp.WaitVisible(link)))
+		saveScreenshot(t, ctx, "cases-recorded")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(link), chromedp.WaitVisible("#case-timeline")))
 		events, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#case-timeline li')].map(li => li.dataset.type)`))
 		require.NoError(t, err)
 		require.Equal(t, []string{"ticket_issued", "called", "service_started", "case_accepted", "service_ended"}, events)

@@ -171,6 +171,12 @@ const messages = {
   'drill.hint': ['单击一行查看下一级', 'Click a row to drill down'],
 
   'cases.title': ['案件调阅', 'Case review'],
+  'cases.recorded': ['近 7 天有录像的办件', 'Cases with footage, last 7 days'],
+  'cases.recordedHint': ['点击办件编号查看时间线与录像', 'Click a case ID for its timeline and recording'],
+  'cases.noRecorded': ['近 7 天没有录下办理过程的办件', 'No case served in the last 7 days was recorded'],
+  'cases.caseId': ['办件编号', 'Case ID'],
+  'cases.served': ['办理时间', 'Served'],
+  'cases.recordedShare': ['录像覆盖', 'Recorded'],
   'cases.placeholder': ['输入办件编号，如 HH-2026-000123', 'Case ID, e.g. HH-2026-000123'],
   'cases.search': ['调阅', 'Open'],
   'cases.notFound': ['未找到该案件：{msg}', 'Case not found: {msg}'],

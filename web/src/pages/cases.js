@@ -1,25 +1,41 @@
 import { api, request, query } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
-import { fmtDateTime, fmtDate, fmtDuration } from '../format.js';
+import { fmtDateTime, fmtDate, fmtDuration, fmtTime } from '../format.js';
 
 // Case review: search by case ID, the timeline beside the recording of the
 // service with a marker per event on its seek bar. Opening the recording
 // needs a reason, which the server writes to the audit log.
 export function mount(el, ctx) {
   const role = ctx.state.user.role;
-  const input = h('input', { id: 'case-id', class: 'input', placeholder: t('cases.placeholder'), value: ctx.segs[0] || '', autocomplete: 'off' });
+  // The case search suggests the IDs of recent recorded cases.
+  const suggest = h('datalist', { id: 'case-ids' });
+  const input = h('input', { id: 'case-id', class: 'input', placeholder: t('cases.placeholder'), value: ctx.segs[0] || '', autocomplete: 'off', list: 'case-ids' });
   const out = h('div', { class: 'case-out', id: 'case-out' });
   const recent = JSON.parse(localStorage.getItem('sunlight.cases.recent') || '[]');
   replace(el,
     h('div', { class: 'page-head' }, h('h2', {}, t('cases.title')),
       h('form', { class: 'search-row', onsubmit: (e) => { e.preventDefault(); const id = input.value.trim(); if (id) ctx.navigate(`cases/${encodeURIComponent(id)}`); } },
-        input, h('button', { class: 'btn primary', type: 'submit', id: 'case-search' }, t('cases.search')))),
+        input, suggest, h('button', { class: 'btn primary', type: 'submit', id: 'case-search' }, t('cases.search')))),
     out);
+  const recorded = api('/api/v1/cases?limit=20').then((r) => r.cases || []).catch(() => []);
+  recorded.then((cs) => replace(suggest, cs.map((c) => h('option', { value: c.case_id }))));
   if (!ctx.segs[0]) {
-    replace(out, h('div', { class: 'empty-state' }, h('p', {}, t('cases.empty')),
+    const list = h('div', { class: 'card', id: 'recorded-cases' }, t('common.loading'));
+    replace(out, list, h('div', { class: 'empty-state' }, h('p', {}, t('cases.empty')),
       recent.length > 0 && h('div', { class: 'recent' }, h('span', { class: 'muted' }, t('label', { k: t('cases.recent') })),
         recent.map((id) => h('a', { href: `#/cases/${encodeURIComponent(id)}`, class: 'chip link mono' }, id)))));
+    // Cases whose service was recorded, the latest first: an auditor
+    // trying the console finds one without knowing a case ID.
+    recorded.then((cs) => replace(list,
+      h('div', { class: 'card-title' }, t('cases.recorded'), h('span', { class: 'muted small hint' }, t('cases.recordedHint'))),
+      cs.length === 0 ? h('div', { class: 'empty' }, t('cases.noRecorded')) : h('table', { class: 'table' },
+        h('thead', {}, h('tr', {}, h('th', {}, t('cases.caseId')), h('th', {}, t('cases.windows')), h('th', {}, t('cases.served')), h('th', { class: 'num' }, t('cases.recordedShare')))),
+        h('tbody', {}, cs.map((c) => h('tr', {},
+          h('td', {}, h('a', { href: `#/cases/${encodeURIComponent(c.case_id)}`, class: 'mono', 'data-case': c.case_id }, c.case_id)),
+          h('td', {}, c.window),
+          h('td', {}, `${fmtDateTime(c.start)} – ${fmtTime(c.end)}（${fmtDuration((Date.parse(c.end) - Date.parse(c.start)) / 1000)}）`),
+          h('td', { class: 'num' }, `${Math.round(c.recorded * 100)}%`)))))));
     return;
   }
   const caseID = ctx.segs[0];
