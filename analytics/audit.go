@@ -26,6 +26,9 @@ type AuditEntry struct {
 type AuditFilter struct {
 	From, To time.Time
 	Limit    int
+	// Actor, Action and Target, when set, keep the entries with exactly
+	// that user name, action code and target (a case ID, a window, ...).
+	Actor, Action, Target string
 }
 
 // Audit list limits.
@@ -91,6 +94,11 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 		ms := max(f.To.UnixMilli(), 0)
 		where = append(where, "ts <= toDateTime(?, 'UTC')", "toUInt64(ts) * 1000 + ts_ms < ?")
 		args = append(args, ms/1000, ms)
+	}
+	for _, c := range []struct{ col, v string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
+		if c.v != "" {
+			where, args = append(where, c.col+" = ?"), append(args, c.v)
+		}
 	}
 	query := `SELECT ts, ts_ms, actor, role, action, target, detail, client FROM audit_log`
 	if len(where) > 0 {

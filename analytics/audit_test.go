@@ -35,6 +35,10 @@ func TestAuditWriteList(t *testing.T) {
 		{"range", analytics.AuditFilter{From: base.Add(101 * time.Millisecond), To: base.Add(2 * time.Second)}, []analytics.AuditEntry{entries[2], entries[1]}},
 		{"limit", analytics.AuditFilter{Limit: 1}, []analytics.AuditEntry{entries[2]}},
 		{"empty range", analytics.AuditFilter{From: base.Add(time.Hour)}, nil},
+		{"actor", analytics.AuditFilter{Actor: "li.auditor"}, []analytics.AuditEntry{entries[2], entries[0]}},
+		{"action", analytics.AuditFilter{Action: "user.add"}, []analytics.AuditEntry{entries[1]}},
+		{"target", analytics.AuditFilter{Target: "case/HH-2026-000123"}, []analytics.AuditEntry{entries[0]}},
+		{"actor and action", analytics.AuditFilter{Actor: "li.auditor", Action: "user.add"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,9 @@ type auditView struct {
 }
 
 // handleAudit lists the audit log, newest first: ?from=&to= (RFC 3339 or
-// a date, default the last 7 days) and ?limit= (default 500, at most 10000).
+// a date, default the last 7 days), ?limit= (default 500, at most 10000),
+// ?actor=&action=&target= (exact matches) and ?format=csv (times in the
+// halls' zone, for a spreadsheet).
 func (s *Server) handleAudit(c *gin.Context) {
 	from, to, err := queryRange(c, s.Now(), 7*24*time.Hour, s.Config.Location())
 	if err != nil {
@@ -33,10 +35,20 @@ func (s *Server) handleAudit(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
-	f := analytics.AuditFilter{From: from, To: to, Limit: limit}
+	f := analytics.AuditFilter{From: from, To: to, Limit: limit,
+		Actor: c.Query("actor"), Action: c.Query("action"), Target: c.Query("target")}
 	entries, err := s.Store.ListAudit(c.Request.Context(), f)
 	if err != nil {
 		writeError(c, s.log, apperr.New(apperr.Unavailable, "audit log unavailable: retry later"))
+		return
+	}
+	if wantCSV(c) {
+		loc := s.Config.Location()
+		rows := make([][]string, len(entries))
+		for i, e := range entries {
+			rows[i] = []string{e.TS.In(loc).Format("2006-01-02T15:04:05.000Z07:00"), e.Actor, e.Role, e.Action, e.Target, e.Detail, e.Client}
+		}
+		writeCSV(c, "audit.csv", []string{"ts", "actor", "role", "action", "target", "detail", "client"}, rows)
 		return
 	}
 	out := make([]auditView, len(entries))

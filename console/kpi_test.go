@@ -213,3 +213,33 @@ func TestAlertStreamAndAck(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, errorMessage(t, body), `severity: "orange" is not yellow or red`)
 }
+
+// TestAuditFilters: the audit log by user and action, and as CSV with the
+// halls' time zone.
+func TestAuditFilters(t *testing.T) {
+	ts := newTestServer(t)
+	ts.login(t, RoleManager)
+	auditor := ts.login(t, RoleAuditor)
+	var resp struct {
+		Entries []struct{ Actor, Action string } `json:"entries"`
+	}
+	require.Eventually(t, func() bool {
+		status, body, _ := ts.do(t, http.MethodGet, "/api/v1/audit?action=login", auditor, "", nil)
+		return status == http.StatusOK && json.Unmarshal(body, &resp) == nil && len(resp.Entries) >= 2
+	}, 10*time.Second, 50*time.Millisecond, "both logins are in the log")
+	actors := map[string]bool{}
+	for _, e := range resp.Entries {
+		require.Equal(t, "login", e.Action)
+		actors[e.Actor] = true
+	}
+	require.Len(t, actors, 2, "the manager's and the auditor's")
+
+	status, body, _ := ts.do(t, http.MethodGet, "/api/v1/audit?action=login&actor="+string(RoleAuditor)+"&format=csv", auditor, "", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(string(body), "\ufeff")), "\n")
+	require.Equal(t, "ts,actor,role,action,target,detail,client", lines[0])
+	require.GreaterOrEqual(t, len(lines), 2, string(body))
+	for _, l := range lines[1:] {
+		require.Contains(t, l, "+08:00,"+string(RoleAuditor)+",auditor,login,", "the hall's zone, the auditor's logins only")
+	}
+}

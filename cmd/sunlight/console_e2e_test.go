@@ -247,6 +247,34 @@ func TestConsoleInBrowser(t *testing.T) {
 		requireTranslated(t, ctx)
 	})
 
+	t.Run("audit log", func(t *testing.T) {
+		// The live wall above opened a tile's session each: the API lists
+		// them one by one, the page as one line per layout.
+		admin := h.token(t, console.RoleAdmin)
+		var log struct {
+			Entries []struct{ Action string } `json:"entries"`
+		}
+		require.Equal(t, http.StatusOK, h.getJSON(t, admin, "/api/v1/audit?action=live_start", &log))
+		ctx := newTab(t, browser, 60*time.Second)
+		loginUI(t, ctx, h.url, console.RoleAuditor)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/audit"), chromedp.WaitVisible(`#audit-table tr[data-action="clip"]`)))
+		clip, err := chromedp.Run(ctx, chromedp.Text(`#audit-table tr[data-action="clip"] td:nth-child(3)`))
+		require.NoError(t, err)
+		require.Equal(t, "调阅录像", clip, "the action's name, not its code")
+		lines, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#audit-table tr[data-action="live_start"]').length`))
+		require.NoError(t, err)
+		t.Logf("live_start: %d entries, %d lines", len(log.Entries), lines)
+		require.Greater(t, len(log.Entries), 1)
+		require.Less(t, lines, len(log.Entries), "sessions opened together are one line")
+		// Filtered to the case's clip views.
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.getElementById('audit-action');
+			s.value = 'clip'; return s.dispatchEvent(new Event('change')); })()`))
+		require.NoError(t, err)
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitNotPresent(`#audit-table tr[data-action="live_start"]`)))
+		saveScreenshot(t, ctx, "audit")
+		requireTranslated(t, ctx)
+	})
+
 	t.Run("public lookup", func(t *testing.T) {
 		ctx := newTab(t, browser, 30*time.Second)
 		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/public/case/"+caseID), chromedp.WaitVisible("#pub-case")))
