@@ -34,15 +34,15 @@ func ev(id string, typ ingest.EventType, ts string, f ingest.Event) ingest.Event
 	return f
 }
 
-// writerRig opens a store and a spool in a temporary directory, closed
-// when t ends, for writerConfig's hall.
-func writerRig(t *testing.T) (*analytics.Store, *config.Config, *spool.Spool, string) {
+// writerRig opens a store (with the clock now, if given) and a spool in a
+// temporary directory, closed when t ends, for writerConfig's hall.
+func writerRig(t *testing.T, now ...func() time.Time) (*analytics.Store, *config.Config, *spool.Spool, string) {
 	t.Helper()
 	dir := t.TempDir()
 	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sp.Close() })
-	return openStore(t), writerConfig(), sp, dir
+	return openStore(t, now...), writerConfig(), sp, dir
 }
 
 // morningEvents: A01 opens at 08:30; A001 is issued at 09:00, called at

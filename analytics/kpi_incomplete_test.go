@@ -15,7 +15,6 @@ import (
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/config"
-	"github.com/sunlight-gov/sunlight/internal/spool"
 	"github.com/sunlight-gov/sunlight/simulator"
 )
 
@@ -79,12 +78,8 @@ func visitEvents(win, ticket, caseID, issued, called, ended string) []ingest.Eve
 //	  acceptance, nothing late (at most 55 minutes)
 //	city-main A02: 7 events, all late (4.5 h and more), in order
 func TestKPIIncompleteStreams(t *testing.T) {
-	dir := t.TempDir()
-	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool")})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sp.Close() })
 	var received atomic.Int64 // the store's clock: when events are stored
-	s := openStore(t, func() time.Time { return time.Unix(received.Load(), 0) })
+	s, _, sp, dir := writerRig(t, func() time.Time { return time.Unix(received.Load(), 0) })
 	receive := func(hm string) {
 		ts, err := time.Parse(time.RFC3339, "2026-11-23T"+hm+":00+08:00")
 		require.NoError(t, err)

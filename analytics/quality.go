@@ -23,6 +23,14 @@ type QualityQuery struct {
 	LateAfter time.Duration
 }
 
+// Late is the query's LateAfter, or DefaultLateAfter when it is not set.
+func (q QualityQuery) Late() time.Duration {
+	if q.LateAfter <= 0 {
+		return DefaultLateAfter
+	}
+	return q.LateAfter
+}
+
 // QualityRow is what one window's stream (Window "" for a hall's events
 // without a window, such as tickets) showed over the range. The partner
 // and order signals are counted by the hour of the event that showed them
@@ -50,10 +58,7 @@ func (s *Store) Quality(ctx context.Context, q QualityQuery) ([]QualityRow, erro
 	if q.To.Sub(q.From) > MaxKPIRange {
 		return nil, fmt.Errorf("%w: range longer than two years", ErrInvalidKPIQuery)
 	}
-	late := q.LateAfter
-	if late <= 0 {
-		late = DefaultLateAfter
-	}
+	late := q.Late()
 	from, to := max(q.From.Unix(), 0), max(q.To.Unix(), 0)
 	hallWhere, args := "", []any{from, to}
 	if q.Hall != "" {

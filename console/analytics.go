@@ -358,10 +358,6 @@ func (s *Server) handleQuality(c *gin.Context) {
 			"completed_without_acceptance", "out_of_order", "late"}, out)
 		return
 	}
-	late := qq.LateAfter
-	if late == 0 {
-		late = analytics.DefaultLateAfter
-	}
 	c.JSON(http.StatusOK, gin.H{"from": q.From.UTC().Format(time.RFC3339), "to": q.To.UTC().Format(time.RFC3339),
-		"late_after_minutes": int(late / time.Minute), "rows": rows})
+		"late_after_minutes": int(qq.Late() / time.Minute), "rows": rows})
 }
