@@ -56,6 +56,8 @@ type daySim struct {
 	wins    []simWindow
 	closing bool
 	endMS   int64 // services end before this (AlwaysOpen)
+	always  bool  // open around the clock
+	openMS  int64 // opening time of an always-open day (ms after midnight)
 	cases   int
 	dateKey string
 	// keepFrom drops events before it (still numbering them, so that
@@ -70,17 +72,20 @@ func ms(d time.Duration) int64 { return d.Milliseconds() }
 // hallDay simulates hall h on day d and appends its events with TS at or
 // after keepFrom to out.
 func (g *generator) hallDay(h *hallPlan, d day, keepFrom time.Time, out []ingest.Event) []ingest.Event {
-	if !g.alwaysOpen && !g.cal.isWorkday(d) {
+	always := g.openAllDay(d)
+	if !always && !g.cal.isWorkday(d) {
 		return out
 	}
 	if len(h.windows) == 0 || len(h.items) == 0 {
 		return out
 	}
 	key := strconv.Itoa(d.key())
+	tag, openMS := g.dayMode(d)
 	s := &daySim{
 		g: g, h: h, d: d, base: d.start(g.loc), out: out, dateKey: key, keepFrom: keepFrom,
 		rng:   rand.New(rand.NewPCG(g.seed, hash64(h.id, key))),
-		idPre: []byte("sim-" + g.seedTag + "-" + h.code + "-" + key + "-"),
+		idPre: []byte("sim-" + tag + "-" + h.code + "-" + key + "-"),
+		always: always, openMS: openMS,
 		wins:  make([]simWindow, len(h.windows)),
 		endMS: math.MaxInt64,
 	}
@@ -103,11 +108,14 @@ func (s *daySim) run() {
 	daily := s.h.daily * factor
 
 	open, lastIssue, closing := ms(openAt), ms(lastTicket), ms(closeAt)
-	if s.g.alwaysOpen {
-		open, lastIssue, closing = 0, ms(alwaysClose-15*time.Minute), ms(alwaysClose)
+	if s.always {
+		open, lastIssue, closing = s.openMS, ms(alwaysClose-15*time.Minute), ms(alwaysClose)
 		s.endMS = ms(alwaysEnd)
 	}
 	for i, w := range s.wins {
+		if open >= closing {
+			break // went over to always-open hours after closing time
+		}
 		s.push(open+s.jitter(0, 90_000), stepOpen, i)
 		if w.plan.pauses {
 			s.push(ms(lunchStart)+s.jitter(0, 60_000), stepLunch, i)
@@ -119,7 +127,7 @@ func (s *daySim) run() {
 	// Arrivals: a non-homogeneous Poisson process, by thinning.
 	perMin := daily / arrivalArea // tickets per minute per unit of weight
 	top := arrivalMax
-	if s.g.alwaysOpen {
+	if s.always {
 		perMin = daily / (lastTicket - openAt).Minutes()
 		top = 1
 	}
@@ -129,7 +137,7 @@ func (s *daySim) run() {
 		if t >= float64(lastIssue) {
 			break
 		}
-		if !s.g.alwaysOpen && rng.Float64()*top > arrivalWeight(t/msPerMin) {
+		if !s.always && rng.Float64()*top > arrivalWeight(t/msPerMin) {
 			continue
 		}
 		item, _ := slices.BinarySearch(s.h.cum, rng.Float64())

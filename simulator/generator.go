@@ -17,8 +17,11 @@ type generator struct {
 	loc        *time.Location
 	cal        calendar
 	alwaysOpen bool
+	alwaysFrom time.Time // see Timeline.AlwaysOpenFrom
 	seed       uint64
-	seedTag    string
+	realTag    string // event-id tags of a real and an always-open day
+	alwaysTag  string
+	seamTag    string // of the day alwaysFrom falls on
 	halls      []*hallPlan
 	maxLimit   int
 }
@@ -48,12 +51,15 @@ type itemPlan struct {
 
 func (t *Timeline) generator() *generator {
 	c := t.Config
-	g := &generator{loc: c.Location(), cal: newCalendar(c), alwaysOpen: t.AlwaysOpen, seed: uint64(t.Seed)}
-	mode := "real"
-	if t.AlwaysOpen {
-		mode = "always"
+	g := &generator{loc: c.Location(), cal: newCalendar(c), alwaysOpen: t.AlwaysOpen, alwaysFrom: t.AlwaysOpenFrom, seed: uint64(t.Seed)}
+	// A day's events carry the tag of the mode it was simulated in (the
+	// day the hall went over to always-open hours also its time), so that
+	// two timelines share an event id only where they share the day.
+	tag := func(parts ...string) string {
+		return strconv.FormatUint(hash64(append([]string{strconv.FormatInt(t.Seed, 10)}, parts...)...)&0xffffffff, 16)
 	}
-	g.seedTag = strconv.FormatUint(hash64(strconv.FormatInt(t.Seed, 10), mode)&0xffffffff, 16)
+	g.realTag, g.alwaysTag = tag("real"), tag("always")
+	g.seamTag = tag("always", strconv.FormatInt(t.AlwaysOpenFrom.Unix(), 10))
 	codes := hallCodes(c.Halls)
 	staffNo := 1001
 	for i := range c.Halls {
@@ -148,6 +154,23 @@ func (t *Timeline) generator() *generator {
 		g.halls = append(g.halls, hp)
 	}
 	return g
+}
+
+// openAllDay tells whether day d is simulated open around the clock.
+func (g *generator) openAllDay(d day) bool {
+	return g.alwaysOpen && (g.alwaysFrom.IsZero() || !d.before(g.dayOf(g.alwaysFrom)))
+}
+
+// dayMode gives the tag of day d's event ids and, for the day the hall
+// went over to always-open hours, when it opened (ms after midnight).
+func (g *generator) dayMode(d day) (tag string, openMS int64) {
+	switch {
+	case !g.openAllDay(d):
+		return g.realTag, 0
+	case !g.alwaysFrom.IsZero() && g.dayOf(g.alwaysFrom) == d:
+		return g.seamTag, g.alwaysFrom.Sub(d.start(g.loc)).Milliseconds()
+	}
+	return g.alwaysTag, 0
 }
 
 // itemMedian is an item's median handling time in seconds: 4–15 minutes,

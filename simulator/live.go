@@ -25,8 +25,18 @@ type EventPoster interface {
 // real time. It never passes the wall clock, so no event is sent with a
 // future TS (the server rejects those). StartAt tells where it starts, for
 // a backfill that should end there.
+//
+// From makes the run begin earlier than that: the events from From up to
+// the clock's start are sent at once (a catch-up). A run that continues a
+// backfill starts From where the backfill ended, so the visits in
+// progress there reach the server whole, through the one tracker that
+// follows them; a restarted run starts From further back, and the server
+// ignores by event id what it already has.
 type Live struct {
 	Timeline *Timeline
+	// From is where the run's events begin when it is before the
+	// clock's start (see above). Default: the clock's start.
+	From time.Time
 	// Poster receives the events, in TS order, in one call per tick.
 	Poster EventPoster
 	// Speed is how much faster than real time the simulated clock runs
@@ -90,21 +100,15 @@ func (l *Live) Run(ctx context.Context) error {
 	speed := l.speed()
 	wall0 := now()
 	start := l.StartAt(wall0)
-	cur := newCursor(l.Timeline.generator(), start)
-	last, caughtUp := start, !start.Before(wall0)
-	posted := 0
-	log.Info("live events started", "sim_start", start, "speed", speed)
-	if l.Timeline.AlwaysOpen {
-		if seam := cur.openAt(start); len(seam) > 0 {
-			if err := l.Poster.Post(ctx, seam); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("live: %w", err)
-			}
-			posted += len(seam)
-		}
+	first := start
+	if !l.From.IsZero() && l.From.Before(wall0) {
+		first = l.From
+		start = maxTime(start, l.From)
 	}
+	cur := newCursor(l.Timeline.generator(), first)
+	last, caughtUp := first, !start.Before(wall0)
+	posted := 0
+	log.Info("live events started", "from", first, "sim_start", start, "speed", speed)
 
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
@@ -163,34 +167,6 @@ func newCursor(g *generator, start time.Time) *cursor {
 	return c
 }
 
-// openAt returns a window_opened at start for every window that the
-// day's events before start left open. An AlwaysOpen run needs them: its
-// history was backfilled from another timeline (real opening hours), whose
-// windows closed in the evening, so without them the server would show
-// every window closed while it serves. Their ids name the start, so a
-// restart at another time sends new ones (a no-op for an open window).
-func (c *cursor) openAt(start time.Time) []ingest.Event {
-	last := map[string]ingest.Event{}
-	var order []string
-	for _, ev := range c.evs[:c.i] {
-		switch ev.Type {
-		case ingest.WindowOpened, ingest.WindowPaused, ingest.WindowClosed:
-			if _, ok := last[ev.Window]; !ok {
-				order = append(order, ev.Window)
-			}
-			last[ev.Window] = ev
-		}
-	}
-	var out []ingest.Event
-	for _, w := range order {
-		if ev := last[w]; ev.Type == ingest.WindowOpened {
-			out = append(out, ingest.Event{EventID: fmt.Sprintf("seam-%d-open-%s", start.Unix(), w),
-				Type: ingest.WindowOpened, TS: start, Hall: ev.Hall, Window: w})
-		}
-	}
-	return out
-}
-
 func (c *cursor) load(d day) {
 	c.d, c.evs, c.i = d, c.s.day(d), 0
 	c.dayEnd = d.add(1).start(c.g.loc)
@@ -209,4 +185,11 @@ func (c *cursor) until(t time.Time) []ingest.Event {
 		}
 		c.load(c.d.add(1))
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -69,13 +69,17 @@ func TestLive(t *testing.T) {
 		step      time.Duration
 		run       time.Duration // of wall-clock time
 		wantStart time.Time
+		from      time.Duration // Live.From, before wall0
 	}{
 		{"speed-60", 60, false, time.Date(2026, 11, 25, 10, 0, 0, 0, loc), 30 * time.Second, 30 * time.Minute,
-			time.Date(2026, 11, 25, 8, 0, 0, 0, loc)},
+			time.Date(2026, 11, 25, 8, 0, 0, 0, loc), 0},
 		{"speed-1", 1, false, time.Date(2026, 11, 25, 9, 30, 0, 0, loc), 20 * time.Second, 20 * time.Minute,
-			time.Date(2026, 11, 25, 9, 30, 0, 0, loc)},
+			time.Date(2026, 11, 25, 9, 30, 0, 0, loc), 0},
 		{"always-open-overnight", 120, true, time.Date(2026, 11, 22, 2, 0, 0, 0, loc), time.Minute, 10 * time.Minute,
-			time.Date(2026, 11, 21, 18, 0, 0, 0, loc)},
+			time.Date(2026, 11, 21, 18, 0, 0, 0, loc), 0},
+		// A run that continues a backfill which ended 45 minutes ago.
+		{"catch-up", 1, true, time.Date(2026, 11, 22, 2, 0, 0, 0, loc), 20 * time.Second, 10 * time.Minute,
+			time.Date(2026, 11, 22, 2, 0, 0, 0, loc), 45 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -85,23 +89,20 @@ func TestLive(t *testing.T) {
 			tl := &Timeline{Config: cfg, Seed: 42, AlwaysOpen: tc.always}
 			live := &Live{Timeline: tl, Poster: poster, Speed: tc.speed, Now: clock.Now, Tick: time.Millisecond}
 			require.Equal(t, tc.wantStart, live.StartAt(tc.wall0))
+			first := tc.wantStart
+			if tc.from > 0 {
+				first = tc.wall0.Add(-tc.from)
+				live.From = first
+			}
 			require.NoError(t, live.Run(ctx))
 
 			var got []ingest.Event
 			seen := map[string]bool{}
 			batches, walls := poster.batches, poster.walls
-			if tc.always {
-				// First the windows open at the start, stamped with it:
-				// the history was another timeline.
+			if tc.from > 0 {
+				// The catch-up comes at once: everything since From.
 				require.NotEmpty(t, batches)
-				seam := batches[0]
-				require.NotEmpty(t, seam)
-				for _, ev := range seam {
-					require.Equal(t, ingest.WindowOpened, ev.Type)
-					require.Equal(t, tc.wantStart, ev.TS)
-					require.True(t, strings.HasPrefix(ev.EventID, "seam-"), ev.EventID)
-				}
-				batches, walls = batches[1:], walls[1:]
+				require.Equal(t, tl.Events(first, walls[0].Add(time.Nanosecond)), batches[0])
 			}
 			for i, b := range batches {
 				require.NotEmpty(t, b)
@@ -117,10 +118,10 @@ func TestLive(t *testing.T) {
 				}
 			}
 			require.NotEmpty(t, got)
-			require.False(t, got[0].TS.Before(tc.wantStart), "an event from before the start")
+			require.False(t, got[0].TS.Before(first), "an event from before the start")
 			// Exactly the timeline's events from the start to the last
 			// event sent: nothing skipped.
-			want := tl.Events(tc.wantStart, got[len(got)-1].TS.Add(time.Nanosecond))
+			want := tl.Events(first, got[len(got)-1].TS.Add(time.Nanosecond))
 			require.Equal(t, len(want), len(got))
 			require.Equal(t, want, got)
 			if tc.speed > 1 {

@@ -51,6 +51,14 @@ type Timeline struct {
 	// midnight), windows still pause for lunch, and cases are still
 	// completed on working days, 09:00–17:00.
 	AlwaysOpen bool
+	// AlwaysOpenFrom, with AlwaysOpen, is when the hall went over to
+	// around-the-clock hours: the days before its date keep the real
+	// opening hours, its date opens at this time (with every window free
+	// and nobody waiting) and the days after are open all day. One
+	// timeline then serves a demo's backfilled history, which looks like a
+	// real hall's, and its live run at any hour, with no visit cut in two
+	// between them. Zero: every day is open around the clock.
+	AlwaysOpenFrom time.Time
 }
 
 // Events returns every event with from <= TS < to, sorted by TS (ties by

@@ -88,12 +88,73 @@ func timelineModes(t *testing.T, test func(t *testing.T, cfg *config.Config, evs
 	for _, tc := range []struct {
 		name, date string
 		always     bool
-	}{{"opening-hours", "2026-11-25", false}, {"always-open", "2026-11-22", true}} {
+		since      time.Duration // AlwaysOpenFrom, after the day's midnight
+	}{
+		{"opening-hours", "2026-11-25", false, 0},
+		{"always-open", "2026-11-22", true, 0},
+		{"goes-always-open", "2026-11-25", true, 10*time.Hour + 17*time.Minute},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			from, to := testDay(t, cfg, tc.date)
-			test(t, cfg, (&Timeline{Config: cfg, Seed: 3, AlwaysOpen: tc.always}).Events(from, to))
+			tl := &Timeline{Config: cfg, Seed: 3, AlwaysOpen: tc.always}
+			if tc.since > 0 {
+				tl.AlwaysOpenFrom = from.Add(tc.since)
+			}
+			test(t, cfg, tl.Events(from, to))
 		})
 	}
+}
+
+// A hall that goes over to always-open hours keeps its history before
+// that day, starts that day empty at that time, then runs all day.
+func TestTimelineGoesAlwaysOpen(t *testing.T) {
+	cfg := loadExampleConfig(t)
+	dayStart, _ := testDay(t, cfg, "2026-11-25")
+	since := dayStart.Add(10*time.Hour + 17*time.Minute)
+	hybrid := &Timeline{Config: cfg, Seed: 3, AlwaysOpen: true, AlwaysOpenFrom: since}
+	real := &Timeline{Config: cfg, Seed: 3}
+	always := &Timeline{Config: cfg, Seed: 3, AlwaysOpen: true}
+
+	before := dayStart.AddDate(0, 0, -7)
+	require.Equal(t, real.Events(before, dayStart), hybrid.Events(before, dayStart), "the history is the real hall's")
+
+	seamDay := hybrid.Events(dayStart, dayStart.AddDate(0, 0, 1))
+	require.NotEmpty(t, seamDay)
+	opened := 0
+	for _, ev := range seamDay {
+		if ev.Type == ingest.CaseCompleted {
+			continue // of cases accepted before
+		}
+		require.False(t, ev.TS.Before(since), "%s at %s, before the hall went always-open", ev.Type, ev.TS)
+		if ev.Type == ingest.WindowOpened && ev.TS.Before(since.Add(2*time.Minute)) {
+			opened++
+		}
+	}
+	require.Equal(t, len(cfg.Windows()), opened, "every window opens when the hall goes always-open")
+	alwaysIDs := map[string]bool{}
+	for _, ev := range always.Events(dayStart, dayStart.AddDate(0, 0, 1)) {
+		alwaysIDs[ev.EventID] = true
+	}
+	for _, ev := range seamDay {
+		if ev.Type != ingest.CaseCompleted {
+			require.False(t, alwaysIDs[ev.EventID], "the day it went always-open has ids of its own: %s", ev.EventID)
+		}
+	}
+
+	// The next day is an always-open day like any other; only the
+	// completions of earlier cases differ.
+	next, after := dayStart.AddDate(0, 0, 1), dayStart.AddDate(0, 0, 2)
+	require.Equal(t, withoutCompletions(always.Events(next, after)), withoutCompletions(hybrid.Events(next, after)))
+}
+
+func withoutCompletions(evs []ingest.Event) []ingest.Event {
+	var out []ingest.Event
+	for _, ev := range evs {
+		if ev.Type != ingest.CaseCompleted {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 func TestTimelineVisitOrder(t *testing.T) {

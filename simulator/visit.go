@@ -90,7 +90,7 @@ func (s *daySim) complete(acc int64, it *itemPlan, caseID string) {
 	rng := s.rng
 	ev := ingest.Event{Type: ingest.CaseCompleted, Hall: s.h.id, CaseID: caseID, Item: it.code}
 	dayEnd := ms(closeAt)
-	if s.g.alwaysOpen {
+	if s.always {
 		dayEnd = ms(alwaysEnd)
 	}
 	late := rng.Float64() < lateShare

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rtspListen := fs.String("rtsp-listen", "127.0.0.1:8554", "address of the simulated cameras' RTSP server")
 	backfillFlag := fs.String("backfill", "", "first write this much history straight to ClickHouse, e.g. 30d or 12h")
 	speed := fs.Float64("speed", 1, "how fast simulated time runs until it catches up with the clock (1 = real time)")
-	alwaysOpen := fs.Bool("always-open", false, "keep the hall open around the clock (for demos at night)")
+	alwaysOpen := fs.Bool("always-open", false, "keep the hall open around the clock from 45 minutes before the start (demos at any hour); the history keeps real opening hours")
 	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same history")
 	noCameras := fs.Bool("no-cameras", false, "do not serve RTSP cameras")
 	noEvents := fs.Bool("no-events", false, "do not post live events")
@@ -55,11 +56,17 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(stderr)
-	// History keeps the real opening hours even when the live hall is kept
-	// open around the clock, so that the dashboards' hour-of-day patterns
-	// look like a real hall's. The two modes use different event ids.
-	history := &simulator.Timeline{Config: cfg, Seed: *seed}
 	tl := &simulator.Timeline{Config: cfg, Seed: *seed, AlwaysOpen: *alwaysOpen}
+	if *alwaysOpen {
+		// The history keeps the real opening hours, so that the
+		// dashboards' hour-of-day patterns look like a real hall's; the
+		// hall went over to around-the-clock hours a while ago, so that the
+		// live hall has queues and services in progress from the start.
+		if tl.AlwaysOpenFrom, err = alwaysOpenFrom(cfg.DataDir, backfill > 0, time.Now()); err != nil {
+			return err
+		}
+		log.Info("simulated hall open around the clock", "since", tl.AlwaysOpenFrom)
+	}
 
 	if !*noCameras {
 		cams := &simulator.CameraServer{
@@ -84,15 +91,24 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Speed:    *speed,
 		Logger:   log,
 	}
-	if backfill > 0 {
-		// History ends where the live clock starts (today's opening when
-		// fast-forwarding), so the two neither overlap nor leave a gap; an
-		// always-open live hall is a different timeline and starts now.
-		to := time.Now()
-		if !*alwaysOpen {
-			to = live.StartAt(to)
+	if *alwaysOpen {
+		// The live run begins where the history ends, when the hall went
+		// always-open: the visits since then reach the server's tracker
+		// whole. Restarted on a later day, it begins at midnight, when an
+		// always-open hall has nobody in it.
+		live.From = tl.AlwaysOpenFrom
+		if y, m, d := time.Now().In(cfg.Location()).Date(); backfill == 0 {
+			live.From = maxTime(live.From, time.Date(y, m, d, 0, 0, 0, 0, cfg.Location()))
 		}
-		if err := runBackfill(ctx, cfg, history, to.Add(-backfill), to, stdout); err != nil {
+	}
+	if backfill > 0 {
+		// History ends where the live run begins (today's opening when
+		// fast-forwarding), so the two neither overlap nor leave a gap.
+		to := live.StartAt(time.Now())
+		if *alwaysOpen {
+			to = live.From
+		}
+		if err := runBackfill(ctx, cfg, tl, to.Add(-backfill), to, stdout); err != nil {
 			return err
 		}
 	}
@@ -110,6 +126,43 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// alwaysOpenWarmUp is how long before a new history ends the simulated
+// hall goes over to always-open hours: long enough for queues to form and
+// services to be under way when the live run begins, short enough that its
+// catch-up events are not reported as late (analytics.DefaultLateAfter).
+const alwaysOpenWarmUp = 45 * time.Minute
+
+// alwaysOpenFrom is when the simulated hall of dataDir went over to
+// always-open hours. A new history (fresh) sets it, to now less the
+// warm-up; later runs read it, so that a restarted simulator generates the
+// same day as the history it continues (and so the same tickets and case
+// ids). It is kept in dataDir/simulator/always-open-from.
+func alwaysOpenFrom(dataDir string, fresh bool, now time.Time) (time.Time, error) {
+	path := filepath.Join(dataDir, "simulator", "always-open-from")
+	if !fresh {
+		if b, err := os.ReadFile(path); err == nil {
+			if t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b))); err == nil && !t.After(now) {
+				return t, nil
+			}
+		}
+	}
+	t := now.Add(-alwaysOpenWarmUp).Truncate(time.Second)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return t, fmt.Errorf("simulator state: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(t.UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		return t, fmt.Errorf("simulator state: %w", err)
+	}
+	return t, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // backfillWaitForClickHouse is how long a backfill waits for ClickHouse to

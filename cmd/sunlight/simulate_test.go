@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +53,28 @@ func TestSimulateHall(t *testing.T) {
 		return count("received_at >= toDateTime("+fmt.Sprint(started.Unix())+") AND ts >= toDateTime("+fmt.Sprint(started.Add(-9*time.Hour).Unix())+")") > 10
 	},
 		2*time.Minute, 500*time.Millisecond, "live events arrive through the events API")
+
+	// The live run continues the history: the hall went always-open 45
+	// minutes before simulate started, the backfill ends there and the live
+	// run begins there, so the server's tracker sees every visit whole (no
+	// call without its ticket, no service end without its start).
+	b, err := os.ReadFile(filepath.Join(dir, "data", "simulator", "always-open-from"))
+	require.NoError(t, err)
+	since, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	require.WithinDuration(t, started.Add(-alwaysOpenWarmUp), since, 2*time.Minute)
+	sinceSQL := "toDateTime(" + fmt.Sprint(since.Unix()) + ")"
+	require.Eventually(t, func() bool {
+		return count("type = 'window_opened' AND ts >= "+sinceSQL) == 2 && count("type = 'service_ended' AND ts >= "+sinceSQL) > 0
+	}, 2*time.Minute, 500*time.Millisecond, "both windows open when the hall goes always-open, and serve")
+	// History is stored as received at its time, live events when posted.
+	require.Zero(t, count("ts >= "+sinceSQL+" AND received_at < toDateTime("+fmt.Sprint(started.Unix())+")"),
+		"the backfill ends where the live run begins")
+	time.Sleep(2 * time.Second) // the writer stores a batch's quality facts with it
+	var halfVisits uint64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT sum(events) FROM sunlight.data_quality"+
+		" WHERE kind IN ('call_without_ticket', 'end_without_start', 'out_of_order')").Scan(&halfVisits))
+	require.Zero(t, halfVisits, "visits cut in two between the history and the live run")
 
 	var types []string
 	rows, err := conn.Query(ctx, "SELECT DISTINCT type FROM sunlight.events ORDER BY type")
