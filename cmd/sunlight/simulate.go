@@ -62,7 +62,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// dashboards' hour-of-day patterns look like a real hall's; the
 		// hall went over to around-the-clock hours a while ago, so that the
 		// live hall has queues and services in progress from the start.
-		if tl.AlwaysOpenFrom, err = alwaysOpenFrom(cfg.DataDir, backfill > 0, time.Now()); err != nil {
+		if tl.AlwaysOpenFrom, err = alwaysOpenFrom(tl, cfg.DataDir, backfill > 0, time.Now()); err != nil {
 			return err
 		}
 		log.Info("simulated hall open around the clock", "since", tl.AlwaysOpenFrom)
@@ -135,11 +135,12 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 const alwaysOpenWarmUp = 45 * time.Minute
 
 // alwaysOpenFrom is when the simulated hall of dataDir went over to
-// always-open hours. A new history (fresh) sets it, to now less the
-// warm-up; later runs read it, so that a restarted simulator generates the
-// same day as the history it continues (and so the same tickets and case
-// ids). It is kept in dataDir/simulator/always-open-from.
-func alwaysOpenFrom(dataDir string, fresh bool, now time.Time) (time.Time, error) {
+// always-open hours. A new history (fresh) sets it, to about now less the
+// warm-up (simulator.DemoAlwaysOpenFrom picks the moment); later runs read
+// it, so that a restarted simulator generates the same day as the history
+// it continues (and so the same tickets and case ids). It is kept in
+// dataDir/simulator/always-open-from.
+func alwaysOpenFrom(tl *simulator.Timeline, dataDir string, fresh bool, now time.Time) (time.Time, error) {
 	path := filepath.Join(dataDir, "simulator", "always-open-from")
 	if !fresh {
 		if b, err := os.ReadFile(path); err == nil {
@@ -148,7 +149,7 @@ func alwaysOpenFrom(dataDir string, fresh bool, now time.Time) (time.Time, error
 			}
 		}
 	}
-	t := now.Add(-alwaysOpenWarmUp).Truncate(time.Second)
+	t := simulator.DemoAlwaysOpenFrom(tl, now, alwaysOpenWarmUp)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return t, fmt.Errorf("simulator state: %w", err)
 	}

@@ -62,7 +62,7 @@ func TestSimulateHall(t *testing.T) {
 	require.NoError(t, err)
 	since, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
 	require.NoError(t, err)
-	require.WithinDuration(t, started.Add(-alwaysOpenWarmUp), since, 2*time.Minute)
+	require.WithinDuration(t, started.Add(-alwaysOpenWarmUp), since, 6*time.Minute)
 	sinceSQL := "toDateTime(" + fmt.Sprint(since.Unix()) + ")"
 	require.Eventually(t, func() bool {
 		return count("type = 'window_opened' AND ts >= "+sinceSQL) == 2 && count("type = 'service_ended' AND ts >= "+sinceSQL) > 0
