@@ -15,16 +15,18 @@ import (
 )
 
 // Errors of the case and legal-hold queries. They are of an apperr kind;
-// the functions wrap them with the case id ("case CM-1: no such case").
+// the functions wrap them with the case id ("case CM-1: no such case")
+// and return them with their code's parameters (errors.Is still matches
+// the sentinel: it is of the same code).
 var (
 	// ErrCaseNotFound: no event carries the case id. Kind apperr.NotFound.
-	ErrCaseNotFound = apperr.New(apperr.NotFound, "no such case")
+	ErrCaseNotFound = apperr.CaseNotFound.New(nil, "no such case")
 	// ErrNoActiveHold: ReleaseHold on a case without an active legal hold.
 	// Kind apperr.NotFound.
-	ErrNoActiveHold = apperr.New(apperr.NotFound, "the case has no active legal hold")
+	ErrNoActiveHold = apperr.NoActiveHold.New(nil, "the case has no active legal hold")
 	// ErrHoldActive: PlaceHold on a case that is held already. Kind
 	// apperr.Conflict.
-	ErrHoldActive = apperr.New(apperr.Conflict, "the case is already under legal hold")
+	ErrHoldActive = apperr.HoldActive.New(nil, "the case is already under legal hold")
 	// ErrInvalidHold: PlaceHold or ReleaseHold without case id or person.
 	// Kind apperr.Invalid.
 	ErrInvalidHold = apperr.New(apperr.Invalid, "a legal hold needs a case id and who places or releases it")
@@ -76,7 +78,8 @@ func (s *Store) PlaceHold(ctx context.Context, caseID, by, reason string) error 
 		return err
 	}
 	if ok && h.Active() {
-		return fmt.Errorf("case %s: %w (placed by %s at %s)", caseID, ErrHoldActive, h.PlacedBy, h.PlacedAt.Format(time.RFC3339))
+		return apperr.HoldActive.New(apperr.P{"case": caseID, "by": h.PlacedBy, "at": h.PlacedAt.UTC().Format(time.RFC3339)},
+			"case %s: %w (placed by %s at %s)", caseID, ErrHoldActive, h.PlacedBy, h.PlacedAt.Format(time.RFC3339))
 	}
 	now := s.now()
 	placed, _, ok := timeParts(now)
@@ -99,7 +102,7 @@ func (s *Store) ReleaseHold(ctx context.Context, caseID, by string) error {
 		return err
 	}
 	if !ok || !h.Active() {
-		return fmt.Errorf("case %s: %w", caseID, ErrNoActiveHold)
+		return apperr.NoActiveHold.New(apperr.P{"case": caseID}, "case %s: %w", caseID, ErrNoActiveHold)
 	}
 	now := s.now()
 	released, _, ok := timeParts(now)
@@ -237,15 +240,16 @@ func (s *Store) CaseEvents(ctx context.Context, caseID string) ([]CaseEvent, err
 }
 
 func (s *Store) caseEvents(ctx context.Context, caseID string) ([]CaseEvent, error) {
+	notFound := apperr.CaseNotFound.New(apperr.P{"case": caseID}, "%w", ErrCaseNotFound)
 	if caseID == "" {
-		return nil, ErrCaseNotFound
+		return nil, notFound
 	}
 	own, err := s.queryCaseEvents(ctx, caseEventSelect+" WHERE case_id = ?", caseID)
 	if err != nil {
 		return nil, err
 	}
 	if len(own) == 0 {
-		return nil, ErrCaseNotFound
+		return nil, notFound
 	}
 
 	// The visits' anchors: the case's events with hall and ticket.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sunlight-gov/sunlight/internal/apperr"
 )
 
 // DistributionQuery asks how waits or handling times were spread over a
@@ -36,13 +38,13 @@ func (s *Store) Distribution(ctx context.Context, q DistributionQuery) ([]Distri
 		width = 300
 	}
 	if width < 1 || width > 86400 {
-		return nil, fmt.Errorf("%w: bucket of %d seconds (1 to 86400)", ErrInvalidKPIQuery, width)
+		return nil, apperr.BadParam.New(apperr.P{"param": "bucket_seconds", "value": width}, "%w: bucket of %d seconds (1 to 86400)", ErrInvalidKPIQuery, width)
 	}
 	if !q.From.Before(q.To) {
-		return nil, fmt.Errorf("%w: from must be before to", ErrInvalidKPIQuery)
+		return nil, apperr.BadRange.New(nil, "%w: from must be before to", ErrInvalidKPIQuery)
 	}
 	if q.To.Sub(q.From) > MaxKPIRange {
-		return nil, fmt.Errorf("%w: range longer than two years", ErrInvalidKPIQuery)
+		return nil, apperr.RangeTooLong.New(nil, "%w: range longer than two years", ErrInvalidKPIQuery)
 	}
 	var col, outcome string
 	switch q.Metric {
@@ -51,7 +53,7 @@ func (s *Store) Distribution(ctx context.Context, q DistributionQuery) ([]Distri
 	case "handle":
 		col, outcome = "handle_seconds", "outcome = 'served'"
 	default:
-		return nil, fmt.Errorf("%w: metric %q is not wait or handle", ErrInvalidKPIQuery, q.Metric)
+		return nil, apperr.BadParam.New(apperr.P{"param": "metric", "value": q.Metric}, "%w: metric %q is not wait or handle", ErrInvalidKPIQuery, q.Metric)
 	}
 	where := []string{"issued >= toDateTime(?, 'UTC')", "issued < toDateTime(?, 'UTC')", outcome}
 	args := []any{max(q.From.Unix(), 0), max(q.To.Unix(), 0)}

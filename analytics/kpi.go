@@ -39,8 +39,10 @@ const (
 // ErrInvalidKPIQuery is returned (wrapped, with what is wrong) by Store.KPI
 // for a query it refuses: To not after From, a range over MaxKPIRange, an
 // unknown level or sort key, a negative limit, a time zone ClickHouse cannot
-// be given. Kind apperr.Invalid.
-var ErrInvalidKPIQuery = apperr.New(apperr.Invalid, "invalid KPI query")
+// be given. Kind apperr.Invalid; the common problems come with a code of
+// their own (apperr.BadRange, RangeTooLong, BadParam), the others are
+// apperr.BadQuery.
+var ErrInvalidKPIQuery = apperr.BadQuery.New(nil, "invalid KPI query")
 
 // MaxKPIRange is the longest range Store.KPI accepts: two years, one of
 // them a leap year.
@@ -283,7 +285,7 @@ func (s *Store) KPI(ctx context.Context, q KPIQuery) (*KPITable, error) {
 			}
 		}
 		if sortIdx < 0 {
-			return nil, fmt.Errorf("%w: unknown sort key %q", ErrInvalidKPIQuery, q.Sort)
+			return nil, apperr.BadParam.New(apperr.P{"param": "sort", "value": q.Sort}, "%w: unknown sort key %q", ErrInvalidKPIQuery, q.Sort)
 		}
 	}
 
@@ -486,10 +488,10 @@ func shownKeys(q KPIQuery, current map[string]*kpiAcc, sortIdx int, desc bool) [
 // check validates q and fills in its default location.
 func (q *KPIQuery) check() error {
 	if !q.To.After(q.From) {
-		return fmt.Errorf("%w: to %s is not after from %s", ErrInvalidKPIQuery, q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
+		return apperr.BadRange.New(nil, "%w: to %s is not after from %s", ErrInvalidKPIQuery, q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
 	}
 	if q.To.Sub(q.From) > MaxKPIRange {
-		return fmt.Errorf("%w: the range %s … %s is longer than two years", ErrInvalidKPIQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+		return apperr.RangeTooLong.New(nil, "%w: the range %s … %s is longer than two years", ErrInvalidKPIQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
 	if q.From.Unix() < 0 || q.To.Unix() > 1<<32-1 {
 		return fmt.Errorf("%w: the range %s … %s is outside what ClickHouse's DateTime holds", ErrInvalidKPIQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
+	"github.com/sunlight-gov/sunlight/internal/apperr"
 )
 
 // DefaultLateAfter is how long after its time an event must arrive to be
@@ -53,10 +54,10 @@ type QualityRow struct {
 // order; a window with no event in the range is absent.
 func (s *Store) Quality(ctx context.Context, q QualityQuery) ([]QualityRow, error) {
 	if !q.From.Before(q.To) {
-		return nil, fmt.Errorf("%w: from must be before to", ErrInvalidKPIQuery)
+		return nil, apperr.BadRange.New(nil, "%w: from must be before to", ErrInvalidKPIQuery)
 	}
 	if q.To.Sub(q.From) > MaxKPIRange {
-		return nil, fmt.Errorf("%w: range longer than two years", ErrInvalidKPIQuery)
+		return nil, apperr.RangeTooLong.New(nil, "%w: range longer than two years", ErrInvalidKPIQuery)
 	}
 	late := q.Late()
 	from, to := max(q.From.Unix(), 0), max(q.To.Unix(), 0)

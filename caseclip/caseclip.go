@@ -7,6 +7,7 @@ package caseclip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -89,24 +90,42 @@ func (s *Service) Clip(ctx context.Context, caseID, window string, index int) (*
 		}
 	}
 	if len(all) == 0 {
-		return nil, all, apperr.New(apperr.NotFound, "case %s has no service interval to show: no service_started at a window was recorded for it", caseID)
+		return nil, all, apperr.NoInterval.New(apperr.P{"case": caseID},
+			"case %s has no service interval to show: no service_started at a window was recorded for it", caseID)
 	}
 	if len(chosen) == 0 {
-		return nil, all, apperr.New(apperr.NotFound, "case %s has no service interval matching window=%q interval=%d (it has %d)", caseID, window, index, len(all))
+		return nil, all, apperr.NoIntervalMatch.New(apperr.P{"case": caseID, "window": window, "interval": index, "count": len(all)},
+			"case %s has no service interval matching window=%q interval=%d (it has %d)", caseID, window, index, len(all))
 	}
-	var parts []streaming.ClipPart
-	var missing []string
+	var (
+		parts      []streaming.ClipPart
+		partIvs    []Interval // the interval of each part
+		missing    []string   // the intervals without footage, for the text
+		unrecorded []int      // and their numbers, for the console
+	)
 	for _, iv := range chosen {
 		if len(iv.Segments) == 0 {
 			missing = append(missing, fmt.Sprintf("#%d %s %s..%s", iv.Index, iv.Window, iv.From.UTC().Format(time.RFC3339), iv.To.UTC().Format(time.RFC3339)))
+			unrecorded = append(unrecorded, iv.Index)
 			continue
 		}
 		parts = append(parts, streaming.ClipPart{Window: iv.Window, From: iv.From, To: iv.To, Segments: iv.Segments})
+		partIvs = append(partIvs, iv)
 	}
 	if len(parts) == 0 {
-		return nil, chosen, apperr.New(apperr.NotFound, "case %s has no recorded footage: no recording for interval(s) %v", caseID, missing)
+		return nil, chosen, apperr.NoFootage.New(apperr.P{"case": caseID, "intervals": unrecorded},
+			"case %s has no recorded footage: no recording for interval(s) %v", caseID, missing)
 	}
 	clip, err := streaming.BuildClip(parts)
+	var none *streaming.ClipNoFootageError
+	if errors.As(err, &none) {
+		// Segments were indexed for these intervals but none covers them.
+		unrecorded = unrecorded[:0]
+		for _, p := range none.Parts {
+			unrecorded = append(unrecorded, partIvs[p].Index)
+		}
+		return nil, chosen, apperr.NoFootage.New(apperr.P{"case": caseID, "intervals": unrecorded}, "%w", err)
+	}
 	if err != nil {
 		return nil, chosen, err
 	}

@@ -185,17 +185,17 @@ func (s *Server) loadOpenAlerts(ctx context.Context) {
 func alertFilter(c *gin.Context) (analytics.AlertFilter, string, error) {
 	f := analytics.AlertFilter{Severity: c.Query("severity"), Kind: c.Query("kind"), Hall: c.Query("hall")}
 	if f.Severity != "" && f.Severity != "yellow" && f.Severity != "red" {
-		return f, "", apperr.New(apperr.Invalid, "severity: %q is not yellow or red", f.Severity)
+		return f, "", apperr.BadParam.New(apperr.P{"param": "severity", "value": f.Severity}, "severity: %q is not yellow or red", f.Severity)
 	}
 	if f.Kind != "" && !slices.Contains(supervision.Kinds, f.Kind) {
-		return f, "", apperr.New(apperr.Invalid, "kind: %q is not one of %s", f.Kind, strings.Join(supervision.Kinds, ", "))
+		return f, "", apperr.BadParam.New(apperr.P{"param": "kind", "value": f.Kind}, "kind: %q is not one of %s", f.Kind, strings.Join(supervision.Kinds, ", "))
 	}
 	switch st := c.DefaultQuery("state", "all"); st {
 	case "all":
 	case "open":
 		f.Unacked = true
 	default:
-		return f, "", apperr.New(apperr.Invalid, "state: %q is not open or all", st)
+		return f, "", apperr.BadParam.New(apperr.P{"param": "state", "value": st}, "state: %q is not open or all", st)
 	}
 	return f, c.Query("window"), nil
 }
@@ -219,7 +219,7 @@ func (s *Server) handleAlerts(c *gin.Context) {
 	}
 	list, err := s.Store.ListAlerts(c.Request.Context(), f)
 	if err != nil {
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "alerts unavailable: retry later"))
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "alerts unavailable: retry later"))
 		s.log.Warn("list alerts", "err", err)
 		return
 	}
@@ -253,16 +253,16 @@ func (s *Server) handleAckAlert(c *gin.Context) {
 		Comment string `json:"comment"`
 	}
 	if err := json.NewDecoder(io.LimitReader(c.Request.Body, 64<<10)).Decode(&req); err != nil {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "body must be JSON {\"comment\": \"...\"}: %v", err))
+		writeError(c, s.log, apperr.BadBody.New(nil, "body must be JSON {\"comment\": \"...\"}: %v", err))
 		return
 	}
 	req.Comment = strings.TrimSpace(req.Comment)
 	if req.Comment == "" {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "comment: required (what was done about the alert)"))
+		writeError(c, s.log, apperr.CommentRequired.New(nil, "comment: required (what was done about the alert)"))
 		return
 	}
 	if len([]rune(req.Comment)) > maxAckComment {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "comment: longer than %d characters", maxAckComment))
+		writeError(c, s.log, apperr.CommentTooLong.New(apperr.P{"max": maxAckComment}, "comment: longer than %d characters", maxAckComment))
 		return
 	}
 	id := c.Param("id")
@@ -270,13 +270,14 @@ func (s *Server) handleAckAlert(c *gin.Context) {
 	a, err := s.Store.AckAlert(c.Request.Context(), id, p.name, req.Comment)
 	switch {
 	case errors.Is(err, analytics.ErrNoSuchAlert):
-		writeError(c, s.log, apperr.New(apperr.NotFound, "alert %q: no such alert", id))
+		writeError(c, s.log, apperr.AlertNotFound.New(apperr.P{"alert": id}, "alert %q: no such alert", id))
 		return
 	case errors.Is(err, analytics.ErrAlreadyAcked):
-		writeError(c, s.log, apperr.New(apperr.Conflict, "alert %q was already acknowledged by %s at %s", id, a.AckedBy, a.AckedAt.Format(time.RFC3339)))
+		writeError(c, s.log, apperr.AlertAcked.New(apperr.P{"alert": id, "by": a.AckedBy, "at": a.AckedAt.UTC().Format(time.RFC3339)},
+			"alert %q was already acknowledged by %s at %s", id, a.AckedBy, a.AckedAt.Format(time.RFC3339)))
 		return
 	case err != nil:
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "alerts unavailable: retry later"))
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "alerts unavailable: retry later"))
 		s.log.Warn("ack alert", "err", err)
 		return
 	}
@@ -284,9 +285,6 @@ func (s *Server) handleAckAlert(c *gin.Context) {
 	s.alerts.acked(a)
 	c.JSON(http.StatusOK, viewAlert(a))
 }
-
-// sseHeartbeat keeps proxies from closing an idle stream.
-const sseHeartbeat = 15 * time.Second
 
 // handleAlertStream serves supervision alerts as server-sent events: first
 // the open (unacknowledged) alerts of the last 7 days, oldest first, then
@@ -314,12 +312,7 @@ func (s *Server) handleAlertStream(c *gin.Context) {
 	}
 
 	w := c.Writer
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 3000\n\n")
+	openSSE(w)
 	for i := len(open) - 1; i >= 0; i-- {
 		if v := viewAlert(open[i]); match(v) {
 			writeSSE(w, sseMessage{event: "alert", id: v.ID, data: mustJSON(v)})
@@ -329,31 +322,14 @@ func (s *Server) handleAlertStream(c *gin.Context) {
 	if c.Query("snapshot") == "1" {
 		return
 	}
-	s.metrics.sseClients.Inc()
-	defer s.metrics.sseClients.Dec()
-	tick := time.NewTicker(sseHeartbeat)
-	defer tick.Stop()
-	ctx := c.Request.Context()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.closing:
-			return
-		case <-sub.gone:
-			return
-		case m := <-sub.ch:
-			writeSSE(w, m)
-			w.Flush()
-		case <-tick.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			w.Flush()
-		}
-	}
+	s.pumpSSE(c, sub.ch, sub.gone)
 }
 
 func writeSSE(w io.Writer, m sseMessage) {
-	fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", m.id, m.event, m.data)
+	if m.id != "" {
+		fmt.Fprintf(w, "id: %s\n", m.id)
+	}
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", m.event, m.data)
 }
 
 func mustJSON(v any) []byte {

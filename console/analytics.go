@@ -42,20 +42,20 @@ func (s *Server) kpiQuery(c *gin.Context, level analytics.Level) (analytics.KPIQ
 		Sort: c.Query("sort")}
 	if q.Hall != "" {
 		if _, ok := s.Config.FindHall(q.Hall); !ok {
-			return q, apperr.New(apperr.Invalid, "hall: unknown hall %q", q.Hall)
+			return q, apperr.UnknownHall.New(apperr.P{"hall": q.Hall}, "hall: unknown hall %q", q.Hall)
 		}
 	}
 	if q.Tier != "" && q.Tier != "city" && q.Tier != "district" && q.Tier != "community" {
-		return q, apperr.New(apperr.Invalid, "tier: %q is not city, district or community", q.Tier)
+		return q, apperr.BadParam.New(apperr.P{"param": "tier", "value": q.Tier}, "tier: %q is not city, district or community", q.Tier)
 	}
 	if q.Window != "" {
 		if _, ok := s.Config.FindWindow(q.Window); !ok {
-			return q, apperr.New(apperr.Invalid, "window: unknown window %q", q.Window)
+			return q, apperr.UnknownWindow.New(apperr.P{"window": q.Window}, "window: unknown window %q", q.Window)
 		}
 	}
 	if q.Item != "" {
 		if _, ok := s.Config.FindItem(q.Item); !ok {
-			return q, apperr.New(apperr.Invalid, "item: unknown item code %q", q.Item)
+			return q, apperr.UnknownItem.New(apperr.P{"item": q.Item}, "item: unknown item code %q", q.Item)
 		}
 	}
 	switch v := c.Query("compare"); v {
@@ -63,7 +63,7 @@ func (s *Server) kpiQuery(c *gin.Context, level analytics.Level) (analytics.KPIQ
 	case "1", "true":
 		q.Compare = true
 	default:
-		return q, apperr.New(apperr.Invalid, "compare: %q is not 1 or 0", v)
+		return q, apperr.BadParam.New(apperr.P{"param": "compare", "value": v}, "compare: %q is not 1 or 0", v)
 	}
 	switch o := c.Query("order"); o {
 	case "", "asc":
@@ -72,7 +72,7 @@ func (s *Server) kpiQuery(c *gin.Context, level analytics.Level) (analytics.KPIQ
 			q.Sort = "-" + q.Sort
 		}
 	default:
-		return q, apperr.New(apperr.Invalid, "order: %q is not asc or desc", o)
+		return q, apperr.BadParam.New(apperr.P{"param": "order", "value": o}, "order: %q is not asc or desc", o)
 	}
 	if c.Query("limit") != "" {
 		if q.Limit, err = queryLimit(c, 0, 100000); err != nil {
@@ -87,7 +87,7 @@ func (s *Server) kpiQuery(c *gin.Context, level analytics.Level) (analytics.KPIQ
 func (s *Server) handleKPI(c *gin.Context) {
 	level := analytics.Level(c.DefaultQuery("level", "window"))
 	if analytics.KeyColumns(level) == nil {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "level: %q is not one of window, hall, tier, department, item, staff, hour_weekday, network", level))
+		writeError(c, s.log, apperr.BadParam.New(apperr.P{"param": "level", "value": level}, "level: %q is not one of window, hall, tier, department, item, staff, hour_weekday, network", level))
 		return
 	}
 	q, err := s.kpiQuery(c, level)
@@ -116,7 +116,7 @@ func (s *Server) handleWindowKPI(c *gin.Context) {
 	case "day":
 		step = 24 * time.Hour
 	default:
-		writeError(c, s.log, apperr.New(apperr.Invalid, "bucket: %q is not hour, day or all", b))
+		writeError(c, s.log, apperr.BadParam.New(apperr.P{"param": "bucket", "value": b}, "bucket: %q is not hour, day or all", b))
 		return
 	}
 	loc := s.Config.Location()
@@ -130,7 +130,7 @@ func (s *Server) handleWindowKPI(c *gin.Context) {
 	for t := start; t.Before(q.To); t = next(t, step, loc) {
 		bounds = append(bounds, t)
 		if len(bounds) > maxBuckets {
-			writeError(c, s.log, apperr.New(apperr.Invalid, "bucket: more than %d buckets in the range: use a coarser bucket or a shorter range", maxBuckets))
+			writeError(c, s.log, apperr.TooManyBuckets.New(apperr.P{"max": maxBuckets}, "bucket: more than %d buckets in the range: use a coarser bucket or a shorter range", maxBuckets))
 			return
 		}
 	}
@@ -194,12 +194,13 @@ func (s *Server) kpiError(c *gin.Context, err error) {
 		return
 	}
 	s.log.Warn("KPI query", "err", err)
-	writeError(c, s.log, apperr.New(apperr.Unavailable, "analytics unavailable: retry later"))
+	writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "analytics unavailable: retry later"))
 }
 
 // writeKPI answers with the table: CSV as is, or JSON rows keyed by column
 // with, per row, a "key" (the key columns joined by "/"), a "name" to show
-// (from the configuration), the ratings as an array and, when comparing,
+// (from the configuration) and its "name_en" where the configuration
+// gives one, the ratings as an array and, when comparing,
 // "previous" and "delta" objects.
 func (s *Server) writeKPI(c *gin.Context, q analytics.KPIQuery, t *analytics.KPITable, name string) {
 	if wantCSV(c) {
@@ -241,6 +242,9 @@ func (s *Server) writeKPI(c *gin.Context, q analytics.KPIQuery, t *analytics.KPI
 		}
 		row["key"] = strings.Join(keyParts, "/")
 		row["name"] = s.groupName(t.Level, row)
+		if en := s.groupNameEN(t.Level, row); en != "" {
+			row["name_en"] = en
+		}
 		row["ratings"] = []any{row["rating_1"], row["rating_2"], row["rating_3"], row["rating_4"], row["rating_5"]}
 		if prev != nil {
 			row["previous"], row["delta"] = prev, delta
@@ -290,6 +294,21 @@ func (s *Server) groupName(l analytics.Level, row map[string]any) string {
 	return ""
 }
 
+// groupNameEN is a group's English name, where the configuration gives
+// one (items and departments).
+func (s *Server) groupNameEN(l analytics.Level, row map[string]any) string {
+	str := func(k string) string { v, _ := row[k].(string); return v }
+	switch l {
+	case analytics.LevelItem:
+		if it, ok := s.Config.FindItem(str("item")); ok {
+			return it.NameEN
+		}
+	case analytics.LevelDepartment:
+		return s.Config.DepartmentEN(str("department"))
+	}
+	return ""
+}
+
 // handleDistribution serves GET /api/v1/analytics/distribution?metric=
 // wait|handle&bucket_seconds= and the shared range and filters.
 func (s *Server) handleDistribution(c *gin.Context) {
@@ -302,7 +321,7 @@ func (s *Server) handleDistribution(c *gin.Context) {
 		Hall: q.Hall, Tier: q.Tier, Department: q.Department, Window: q.Window, Item: q.Item}
 	if v := c.Query("bucket_seconds"); v != "" {
 		if dq.BucketSeconds, err = strconv.Atoi(v); err != nil {
-			writeError(c, s.log, apperr.New(apperr.Invalid, "bucket_seconds: %q is not a number", v))
+			writeError(c, s.log, apperr.BadParam.New(apperr.P{"param": "bucket_seconds", "value": v}, "bucket_seconds: %q is not a number", v))
 			return
 		}
 	}
@@ -337,7 +356,7 @@ func (s *Server) handleQuality(c *gin.Context) {
 	if v := c.Query("late_minutes"); v != "" {
 		m, err := strconv.Atoi(v)
 		if err != nil || m < 1 || m > 7*24*60 {
-			writeError(c, s.log, apperr.New(apperr.Invalid, "late_minutes: %q is not a number of minutes from 1 to 10080", v))
+			writeError(c, s.log, apperr.BadParam.New(apperr.P{"param": "late_minutes", "value": v}, "late_minutes: %q is not a number of minutes from 1 to 10080", v))
 			return
 		}
 		qq.LateAfter = time.Duration(m) * time.Minute

@@ -2,6 +2,9 @@ package console
 
 import (
 	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,7 +20,10 @@ type auditView struct {
 	Action string `json:"action"`
 	Target string `json:"target,omitempty"`
 	Detail string `json:"detail,omitempty"`
-	Client string `json:"client,omitempty"`
+	// Fields is Detail read into its parts, for the detail formats the
+	// server writes (see auditFields); absent for free text.
+	Fields []auditField `json:"fields,omitempty"`
+	Client string       `json:"client,omitempty"`
 }
 
 // handleAudit lists the audit log, newest first: ?from=&to= (RFC 3339 or
@@ -39,7 +45,7 @@ func (s *Server) handleAudit(c *gin.Context) {
 		Actor: c.Query("actor"), Action: c.Query("action"), Target: c.Query("target")}
 	entries, err := s.Store.ListAudit(c.Request.Context(), f)
 	if err != nil {
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "audit log unavailable: retry later"))
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "audit log unavailable: retry later"))
 		return
 	}
 	if wantCSV(c) {
@@ -53,7 +59,81 @@ func (s *Server) handleAudit(c *gin.Context) {
 	}
 	out := make([]auditView, len(entries))
 	for i, e := range entries {
-		out[i] = auditView{TS: e.TS.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Role: e.Role, Action: e.Action, Target: e.Target, Detail: e.Detail, Client: e.Client}
+		out[i] = auditView{TS: e.TS.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Role: e.Role, Action: e.Action, Target: e.Target,
+			Detail: e.Detail, Fields: auditFields(e.Action, e.Detail), Client: e.Client}
 	}
 	c.JSON(http.StatusOK, gin.H{"entries": out})
+}
+
+// auditField is one part of an audit row's detail: a key the console
+// translates ("reason", "size", ...) and its value.
+type auditField struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// The rows keep their detail as the server wrote it (the CSV and older
+// rows stay as they are); the JSON adds the parts the console shows in
+// the user's language. The formats read here:
+//   - clip and recordings_list: key=value pairs, a value Go-quoted (%q)
+//     or without spaces, as handleCaseClip and handleCaseRecordings write;
+//   - live_start: "session ID"; live_end: "session ID: REASON after
+//     DURATION" (a streaming.End* reason and a Go duration), as the live
+//     handlers write. The duration becomes the field duration_s.
+//
+// The other actions' details are what a person typed (a hold's reason, an
+// acknowledgement's comment): shown as they are.
+var auditDetailParsers = map[string]func(string) []auditField{
+	"clip":            kvFields,
+	"recordings_list": kvFields,
+	"live_start":      liveFields,
+	"live_end":        liveFields,
+}
+
+func auditFields(action, detail string) []auditField {
+	if parse, ok := auditDetailParsers[action]; ok && detail != "" {
+		return parse(detail)
+	}
+	return nil
+}
+
+var kvPair = regexp.MustCompile(`^([a-z][a-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)(?:\s+|$)`)
+
+// kvFields reads key=value pairs; nil unless the whole detail is pairs.
+func kvFields(detail string) []auditField {
+	var out []auditField
+	for rest := strings.TrimSpace(detail); rest != ""; {
+		m := kvPair.FindStringSubmatch(rest)
+		if m == nil {
+			return nil
+		}
+		v := m[2]
+		if strings.HasPrefix(v, `"`) {
+			u, err := strconv.Unquote(v)
+			if err != nil {
+				return nil
+			}
+			v = u
+		}
+		out = append(out, auditField{Key: m[1], Value: v})
+		rest = rest[len(m[0]):]
+	}
+	return out
+}
+
+var liveDetail = regexp.MustCompile(`^session (\S+?)(?:: (.+) after (\S+))?$`)
+
+func liveFields(detail string) []auditField {
+	m := liveDetail.FindStringSubmatch(detail)
+	if m == nil {
+		return nil
+	}
+	out := []auditField{{Key: "session", Value: m[1]}}
+	if m[2] != "" {
+		out = append(out, auditField{Key: "end", Value: m[2]})
+		if d, err := time.ParseDuration(m[3]); err == nil {
+			out = append(out, auditField{Key: "duration_s", Value: strconv.FormatInt(int64(d/time.Second), 10)})
+		}
+	}
+	return out
 }

@@ -39,6 +39,7 @@ type caseView struct {
 	CaseID        string          `json:"case_id"`
 	Item          string          `json:"item,omitempty"`
 	ItemName      string          `json:"item_name,omitempty"`
+	ItemNameEN    string          `json:"item_name_en,omitempty"`
 	Hall          string          `json:"hall,omitempty"`
 	AcceptedAt    *time.Time      `json:"accepted_at,omitempty"`
 	TimeLimitDays int             `json:"time_limit_days,omitempty"`
@@ -123,7 +124,7 @@ func (s *Server) fillDeadline(v *caseView) {
 		}
 		return
 	}
-	v.ItemName, v.TimeLimitDays = item.Name, item.TimeLimitDays
+	v.ItemName, v.ItemNameEN, v.TimeLimitDays = item.Name, item.NameEN, item.TimeLimitDays
 	due := s.calendar.Deadline(*v.AcceptedAt, item.TimeLimitDays).UTC()
 	v.Deadline = &due
 	now := s.Now()
@@ -202,6 +203,10 @@ func gapsOf(iv caseclip.Interval) []gapView {
 	return gaps
 }
 
+// maxClipReason bounds the reason an auditor gives for opening a clip (it
+// goes into the audit log).
+const maxClipReason = 500
+
 // handleCaseClip serves the recording of a case as one MP4: every service
 // interval, or the one chosen with ?window= and ?interval=. Only auditors
 // may fetch it, they must say why (?reason=), and the access is written to
@@ -212,11 +217,11 @@ func (s *Server) handleCaseClip(c *gin.Context) {
 	caseID := c.Param("case_id")
 	reason := strings.TrimSpace(c.Query("reason"))
 	if reason == "" {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "reason is required: say why you open this recording (?reason=...); it is kept in the audit log"))
+		writeError(c, s.log, apperr.ReasonRequired.New(nil, "reason is required: say why you open this recording (?reason=...); it is kept in the audit log"))
 		return
 	}
-	if len(reason) > 500 {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "reason: at most 500 bytes"))
+	if len(reason) > maxClipReason {
+		writeError(c, s.log, apperr.ReasonTooLong.New(apperr.P{"max": maxClipReason}, "reason: at most %d bytes", maxClipReason))
 		return
 	}
 	window := c.Query("window")
@@ -224,7 +229,7 @@ func (s *Server) handleCaseClip(c *gin.Context) {
 	if v := c.Query("interval"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			writeError(c, s.log, apperr.New(apperr.Invalid, "interval: %q is not an interval number (1, 2, ...)", v))
+			writeError(c, s.log, apperr.BadParam.New(apperr.P{"param": "interval", "value": v}, "interval: %q is not an interval number (1, 2, ...)", v))
 			return
 		}
 		index = n
@@ -291,7 +296,7 @@ func (s *Server) handlePlaceHold(c *gin.Context) {
 	caseID := c.Param("case_id")
 	var req holdRequest
 	if err := c.ShouldBindJSON(&req); err != nil || strings.TrimSpace(req.Reason) == "" {
-		writeError(c, s.log, apperr.New(apperr.Invalid, `body must be JSON with a reason: {"reason": "..."}`))
+		writeError(c, s.log, apperr.HoldReasonRequired.New(nil, `body must be JSON with a reason: {"reason": "..."}`))
 		return
 	}
 	if _, err := s.Store.CaseEvents(c.Request.Context(), caseID); err != nil {
@@ -336,7 +341,7 @@ func (s *Server) handleRecordedCases(c *gin.Context) {
 	cases, err := s.Store.RecentRecordedCases(c.Request.Context(), s.Now().Add(-recordedCasesSpan), limit)
 	if err != nil {
 		s.log.Error("recent recorded cases", "err", err)
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "cases unavailable: retry later"))
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "cases unavailable: retry later"))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"cases": cases})

@@ -38,12 +38,25 @@ func statusOf(err error) int {
 // with a bare "internal error" so internals never leak.
 func writeError(c *gin.Context, log *slog.Logger, err error) {
 	status := statusOf(err)
-	msg := err.Error()
 	if status == http.StatusInternalServerError {
 		log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-		msg = "internal error"
+		err = apperr.Internal.New(nil, "internal error")
 	} else if status == http.StatusServiceUnavailable {
 		log.Warn("request failed: dependency unavailable", "path", c.FullPath(), "err", err)
 	}
-	c.AbortWithStatusJSON(status, gin.H{"error": msg})
+	c.AbortWithStatusJSON(status, errorBody(err))
+}
+
+// errorBody is an error as the API answers it: {"error": text} and, for a
+// coded error, "code" and "params", which the console translates (API
+// clients may match on the code rather than the text).
+func errorBody(err error) gin.H {
+	body := gin.H{"error": err.Error()}
+	if e, ok := apperr.CodeOf(err); ok {
+		body["code"] = e.Code.Name()
+		if len(e.Params) > 0 {
+			body["params"] = e.Params
+		}
+	}
+	return body
 }

@@ -34,22 +34,22 @@ type eventIntake interface {
 // drains the spool dedupes by event id.
 func (s *Server) handleEvents(c *gin.Context) {
 	if s.Intake == nil {
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "event intake is not running"))
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "event intake is not running"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.MaxEventBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(c, s.log, apperr.New(apperr.TooLarge, "body larger than %d bytes: split the batch", s.MaxEventBody))
+			writeError(c, s.log, apperr.BodyTooLarge.New(apperr.P{"max_bytes": s.MaxEventBody}, "body larger than %d bytes: split the batch", s.MaxEventBody))
 			return
 		}
-		writeError(c, s.log, apperr.New(apperr.Invalid, "read body: %v", err))
+		writeError(c, s.log, apperr.BadBody.New(nil, "read body: %v", err))
 		return
 	}
 	items, err := ingest.DecodeBatch(body)
 	if err != nil {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "%v", err))
+		writeError(c, s.log, apperr.BadBody.New(nil, "%v", err))
 		return
 	}
 	now := s.Now()
@@ -79,10 +79,10 @@ func (s *Server) handleEvents(c *gin.Context) {
 	defer cancel()
 	if err := s.Intake.Accept(ctx, valid); err != nil {
 		if errors.Is(err, ingest.ErrIntakeFull) {
-			writeError(c, s.log, apperr.New(apperr.Unavailable, "%v: nothing of this batch was kept, retry later", err))
+			writeError(c, s.log, apperr.IntakeFull.New(nil, "%v: nothing of this batch was kept, retry later", err))
 			return
 		}
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "event intake unavailable, nothing of this batch was kept: retry later"))
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "event intake unavailable, nothing of this batch was kept: retry later"))
 		s.log.Error("accept events", "err", err)
 		return
 	}

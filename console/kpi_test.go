@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -145,34 +144,13 @@ func TestAlertStreamAndAck(t *testing.T) {
 	require.NoError(t, ts.store.InsertAlerts(ctx, []supervision.Alert{old}))
 	token := ts.login(t, RoleInspector)
 
-	req, err := http.NewRequest(http.MethodGet, ts.url+"/api/v1/alerts/stream", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, "text/event-stream; charset=utf-8", resp.Header.Get("Content-Type"))
-	events := make(chan [2]string, 16)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		var ev string
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				ev = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				events <- [2]string{ev, strings.TrimPrefix(line, "data: ")}
-			}
-		}
-		close(events)
-	}()
+	events := ts.readSSE(t, token, "/api/v1/alerts/stream")
 	next := func() (string, map[string]any) {
 		select {
 		case e := <-events:
 			var v map[string]any
-			require.NoError(t, json.Unmarshal([]byte(e[1]), &v))
-			return e[0], v
+			require.NoError(t, json.Unmarshal([]byte(e.data), &v))
+			return e.event, v
 		case <-time.After(10 * time.Second):
 			t.Fatal("no event on the alert stream")
 		}

@@ -65,29 +65,29 @@ type liveSessions struct {
 func (s *Server) handleWHEPOffer(c *gin.Context) {
 	window := c.Param("window")
 	if _, ok := s.Config.FindWindow(window); !ok {
-		writeError(c, s.log, apperr.New(apperr.NotFound, "unknown window %q", window))
+		writeError(c, s.log, apperr.WindowNotFound.New(apperr.P{"window": window}, "unknown window %q", window))
 		return
 	}
 	if s.Live == nil {
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "live video is not running on this server"))
+		writeError(c, s.log, apperr.LiveOff.New(nil, "live video is not running on this server"))
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt != "application/sdp" {
-		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"error": "Content-Type must be application/sdp (a WHEP offer)"})
+		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, errorBody(apperr.OfferNotSDP.New(nil, "Content-Type must be application/sdp (a WHEP offer)")))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxOfferBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(c, s.log, apperr.New(apperr.TooLarge, "SDP offer larger than %d bytes", maxOfferBytes))
+			writeError(c, s.log, apperr.OfferTooLarge.New(apperr.P{"max_bytes": maxOfferBytes}, "SDP offer larger than %d bytes", maxOfferBytes))
 			return
 		}
-		writeError(c, s.log, apperr.New(apperr.Invalid, "read offer: %v", err))
+		writeError(c, s.log, apperr.BadBody.New(nil, "read offer: %v", err))
 		return
 	}
 	if strings.TrimSpace(string(body)) == "" {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "empty body: send the SDP offer"))
+		writeError(c, s.log, apperr.OfferEmpty.New(nil, "empty body: send the SDP offer"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
@@ -111,11 +111,11 @@ func (s *Server) handleWHEPOffer(c *gin.Context) {
 func (s *Server) handleWHEPDelete(c *gin.Context) {
 	window, id := c.Param("window"), c.Param("session")
 	if s.Live == nil {
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "live video is not running on this server"))
+		writeError(c, s.log, apperr.LiveOff.New(nil, "live video is not running on this server"))
 		return
 	}
 	if w, ok := s.Live.SessionStream(id); !ok || w != window {
-		writeError(c, s.log, apperr.New(apperr.NotFound, "no live session %q on window %q", id, window))
+		writeError(c, s.log, apperr.LiveSessionUnknown.New(apperr.P{"session": id, "window": window}, "no live session %q on window %q", id, window))
 		return
 	}
 	if err := s.Live.CloseSession(id); err != nil {
@@ -129,7 +129,7 @@ func (s *Server) handleWHEPDelete(c *gin.Context) {
 // offers, so a client must gather its candidates before the POST.
 func (s *Server) handleWHEPPatch(c *gin.Context) {
 	c.Header("Allow", "DELETE")
-	c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": "trickle ICE is not supported: gather candidates before the POST and send a complete offer"})
+	c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody(apperr.TrickleICE.New(nil, "trickle ICE is not supported: gather candidates before the POST and send a complete offer")))
 }
 
 // LiveSessionEnded writes the audit row of a live session that ended, for

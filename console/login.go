@@ -23,11 +23,11 @@ var hashSlots = make(chan struct{}, 4)
 func (s *Server) handleLogin(c *gin.Context) {
 	var req loginRequest
 	if err := c.ShouldBindJSON(&req); err != nil {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "body must be JSON: {\"username\": ..., \"password\": ...}"))
+		writeError(c, s.log, apperr.BadBody.New(nil, "body must be JSON: {\"username\": ..., \"password\": ...}"))
 		return
 	}
 	if req.Username == "" || req.Password == "" {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "username and password are required"))
+		writeError(c, s.log, apperr.CredentialsRequired.New(nil, "username and password are required"))
 		return
 	}
 	select {
@@ -39,7 +39,7 @@ func (s *Server) handleLogin(c *gin.Context) {
 	<-hashSlots
 	if !ok {
 		s.audit(c, analytics.AuditEntry{Actor: req.Username, Action: "login_failed"})
-		writeError(c, s.log, apperr.New(apperr.Unauthorized, "wrong username or password"))
+		writeError(c, s.log, apperr.LoginFailed.New(nil, "wrong username or password"))
 		return
 	}
 	token, exp := s.sessions.issue(user)
@@ -77,7 +77,7 @@ func (s *Server) auditStrict(c *gin.Context, e analytics.AuditEntry) error {
 	defer cancel()
 	if err := s.Store.WriteAudit(ctx, e); err != nil {
 		s.log.Error("audit write failed: access refused", "action", e.Action, "actor", e.Actor, "err", err)
-		return apperr.New(apperr.Unavailable, "the audit log cannot be written, so this access is refused: retry later")
+		return apperr.AuditUnavailable.New(nil, "the audit log cannot be written, so this access is refused: retry later")
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func queryRange(c *gin.Context, now time.Time, span time.Duration, loc *time.Loc
 		if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
 			return t, nil
 		}
-		return time.Time{}, apperr.New(apperr.Invalid, "%s: %q is neither an RFC 3339 time nor a date YYYY-MM-DD", name, v)
+		return time.Time{}, apperr.BadTime.New(apperr.P{"param": name, "value": v}, "%s: %q is neither an RFC 3339 time nor a date YYYY-MM-DD", name, v)
 	}
 	if to, err = parse("to", to); err != nil {
 		return
@@ -33,7 +33,7 @@ func queryRange(c *gin.Context, now time.Time, span time.Duration, loc *time.Loc
 		return
 	}
 	if !from.Before(to) {
-		err = apperr.New(apperr.Invalid, "from must be before to")
+		err = apperr.BadRange.New(nil, "from must be before to")
 	}
 	return
 }
@@ -46,7 +46,7 @@ func queryLimit(c *gin.Context, def, most int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > most {
-		return 0, apperr.New(apperr.Invalid, "limit: %q is not a number from 1 to %d", v, most)
+		return 0, apperr.BadLimit.New(apperr.P{"value": v, "max": most}, "limit: %q is not a number from 1 to %d", v, most)
 	}
 	return n, nil
 }

@@ -20,10 +20,14 @@ import (
 // and the dates; never the window, the staff, the ticket or anything about
 // the applicant.
 
+// The *_en fields are the English names the configuration gives, absent
+// when it gives none (the console then shows the name in both languages).
 type publicItemView struct {
 	Code          string   `json:"code"`
 	Name          string   `json:"name"`
+	NameEN        string   `json:"name_en,omitempty"`
 	Department    string   `json:"department"`
+	DepartmentEN  string   `json:"department_en,omitempty"`
 	TimeLimitDays int      `json:"time_limit_days"`
 	LegalBasis    string   `json:"legal_basis,omitempty"`
 	Materials     []string `json:"materials"`
@@ -38,7 +42,9 @@ type publicCaseView struct {
 	Item   struct {
 		Code          string `json:"code"`
 		Name          string `json:"name"`
+		NameEN        string `json:"name_en,omitempty"`
 		Department    string `json:"department"`
+		DepartmentEN  string `json:"department_en,omitempty"`
 		TimeLimitDays int    `json:"time_limit_days"`
 		Phone         string `json:"phone,omitempty"`
 	} `json:"item"`
@@ -65,7 +71,8 @@ type publicCaseView struct {
 var stateText = map[string]string{"accepted": "办理中", "completed": "已办结", "rejected": "不予受理"}
 
 func (s *Server) itemView(it *config.Item) publicItemView {
-	v := publicItemView{Code: it.Code, Name: it.Name, Department: it.Department, TimeLimitDays: it.TimeLimitDays,
+	v := publicItemView{Code: it.Code, Name: it.Name, NameEN: it.NameEN, Department: it.Department,
+		DepartmentEN: s.Config.DepartmentEN(it.Department), TimeLimitDays: it.TimeLimitDays,
 		LegalBasis: it.LegalBasis, Materials: it.Materials, Steps: it.Steps, Fee: it.Fee, Phone: it.Phone, Halls: []string{}}
 	if v.Materials == nil {
 		v.Materials = []string{}
@@ -82,6 +89,30 @@ func (s *Server) itemView(it *config.Item) publicItemView {
 		}
 	}
 	return v
+}
+
+type siteView struct {
+	// Timezone is the halls' time zone (IANA name): the console shows
+	// every time in it, whatever the browser's zone.
+	Timezone string `json:"timezone"`
+	// Departments are every department of the windows and items, with
+	// their English names where the configuration gives one.
+	Departments []departmentView `json:"departments"`
+}
+
+type departmentView struct {
+	Name   string `json:"name"`
+	NameEN string `json:"name_en,omitempty"`
+}
+
+// handleSite serves GET /api/v1/public/site: what the console needs before
+// it shows a page, signed in or not (the public pages show times too).
+func (s *Server) handleSite(c *gin.Context) {
+	v := siteView{Timezone: s.Config.Location().String(), Departments: []departmentView{}}
+	for _, d := range s.Config.AllDepartments() {
+		v.Departments = append(v.Departments, departmentView{Name: d.Name, NameEN: d.NameEN})
+	}
+	c.JSON(http.StatusOK, v)
 }
 
 // handlePublicItems lists the item catalog: ?department= keeps one
@@ -106,7 +137,7 @@ func (s *Server) handlePublicItem(c *gin.Context) {
 	code := c.Param("code")
 	it, ok := s.Config.FindItem(code)
 	if !ok {
-		writeError(c, s.log, apperr.New(apperr.NotFound, "item %q: no such item in the catalog", code))
+		writeError(c, s.log, apperr.ItemNotFound.New(apperr.P{"item": code}, "item %q: no such item in the catalog", code))
 		return
 	}
 	c.JSON(http.StatusOK, s.itemView(it))
@@ -132,22 +163,22 @@ func validCaseID(id string) bool {
 // enumerated quickly.
 func (s *Server) handlePublicCase(c *gin.Context) {
 	if !s.publicLimit.allow(c.ClientIP(), s.Now()) {
-		writeError(c, s.log, apperr.New(apperr.TooMany, "too many case lookups from this address: wait a minute"))
+		writeError(c, s.log, apperr.TooManyLookups.New(nil, "too many case lookups from this address: wait a minute"))
 		return
 	}
 	id := strings.TrimSpace(c.Param("case_id"))
 	if !validCaseID(id) {
-		writeError(c, s.log, apperr.New(apperr.Invalid, "case number: %d characters at most, no spaces or control characters", maxCaseID))
+		writeError(c, s.log, apperr.BadCaseID.New(apperr.P{"max": maxCaseID}, "case number: %d characters at most, no spaces or control characters", maxCaseID))
 		return
 	}
 	states, err := s.Store.CaseStates(c.Request.Context(), []string{id})
 	if err != nil {
-		writeError(c, s.log, apperr.New(apperr.Unavailable, "case lookup unavailable: retry later"))
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "case lookup unavailable: retry later"))
 		s.log.Warn("public case lookup", "err", err)
 		return
 	}
 	if len(states) == 0 {
-		writeError(c, s.log, apperr.New(apperr.NotFound, "case %s: no such case (check the number on your receipt)", id))
+		writeError(c, s.log, apperr.CaseNotFound.New(apperr.P{"case": id}, "case %s: no such case (check the number on your receipt)", id))
 		return
 	}
 	c.JSON(http.StatusOK, s.publicCase(states[0]))
@@ -158,7 +189,8 @@ func (s *Server) publicCase(cs tracker.CaseState) publicCaseView {
 	v := publicCaseView{CaseID: cs.CaseID, State: cs.State, StateText: stateText[cs.State]}
 	v.Item.Code = cs.Item
 	if it, ok := s.Config.FindItem(cs.Item); ok {
-		v.Item.Name, v.Item.Department, v.Item.TimeLimitDays, v.Item.Phone = it.Name, it.Department, it.TimeLimitDays, it.Phone
+		v.Item.Name, v.Item.NameEN, v.Item.Department, v.Item.TimeLimitDays, v.Item.Phone = it.Name, it.NameEN, it.Department, it.TimeLimitDays, it.Phone
+		v.Item.DepartmentEN = s.Config.DepartmentEN(it.Department)
 	}
 	v.Hall.ID = cs.Hall
 	if h, ok := s.Config.FindHall(cs.Hall); ok {

@@ -73,20 +73,21 @@ func (s *Server) authorize(a access) gin.HandlerFunc {
 				return
 			}
 			if key != "" {
-				writeError(c, s.log, apperr.New(apperr.Unauthorized, "unknown API key"))
+				writeError(c, s.log, apperr.APIKeyUnknown.New(nil, "unknown API key"))
 				return
 			}
 		}
 		p, err := s.userFromRequest(c)
 		if err != nil {
 			if a.apiKey && len(a.roles) == 0 {
-				err = apperr.New(apperr.Unauthorized, "this endpoint needs an event producer's X-API-Key header")
+				err = apperr.APIKeyRequired.New(nil, "this endpoint needs an event producer's X-API-Key header")
 			}
 			writeError(c, s.log, err)
 			return
 		}
 		if !slices.Contains(a.roles, p.role) {
-			writeError(c, s.log, apperr.New(apperr.Forbidden, "role %s may not %s %s", p.role, c.Request.Method, c.FullPath()))
+			writeError(c, s.log, apperr.RoleForbidden.New(apperr.P{"role": p.role, "method": c.Request.Method, "path": c.FullPath()},
+				"role %s may not %s %s", p.role, c.Request.Method, c.FullPath()))
 			return
 		}
 		c.Set(principalKey, p)
@@ -101,22 +102,22 @@ func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
 	if h := c.GetHeader("Authorization"); h != "" {
 		t, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
-			return principal{}, apperr.New(apperr.Unauthorized, "Authorization header must be \"Bearer <token>\"")
+			return principal{}, apperr.BadAuthHeader.New(nil, "Authorization header must be \"Bearer <token>\"")
 		}
 		token = strings.TrimSpace(t)
 	} else if ck, err := c.Cookie(sessionCookie); err == nil {
 		token = ck
 	}
 	if token == "" {
-		return principal{}, apperr.New(apperr.Unauthorized, "sign in first: no session token")
+		return principal{}, apperr.LoginRequired.New(nil, "sign in first: no session token")
 	}
 	claims, err := s.sessions.verify(token)
 	if err != nil {
-		return principal{}, apperr.New(apperr.Unauthorized, "%v", err)
+		return principal{}, err
 	}
 	u, ok := s.users.lookup(claims.Username)
 	if !ok || u.Role != claims.Role {
-		return principal{}, apperr.New(apperr.Unauthorized, "the account of this session no longer exists or changed role: sign in again")
+		return principal{}, apperr.SessionInvalid.New(nil, "the account of this session no longer exists or changed role: sign in again")
 	}
 	return principal{name: u.Username, role: u.Role, claims: claims}, nil
 }
@@ -140,6 +141,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/metrics", rolesOf(RoleAdmin), s.handleMetrics},
 		{http.MethodGet, "/api/v1/halls", staff, s.handleHalls},
 		{http.MethodGet, "/api/v1/windows", staff, s.handleWindows},
+		{http.MethodGet, "/api/v1/windows/stream", staff, s.handleWindowStream},
 		{http.MethodPost, "/api/v1/live/:window/whep", watchers, s.handleWHEPOffer},
 		{http.MethodPatch, "/api/v1/live/:window/whep/:session", watchers, s.handleWHEPPatch},
 		{http.MethodDelete, "/api/v1/live/:window/whep/:session", watchers, s.handleWHEPDelete},
@@ -153,6 +155,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/api/v1/alerts/:id/ack", rolesOf(RoleInspector, RoleAdmin), s.handleAckAlert},
 		{http.MethodGet, "/api/v1/public/cases/:case_id", public, s.handlePublicCase},
 		{http.MethodGet, "/api/v1/public/items", public, s.handlePublicItems},
+		{http.MethodGet, "/api/v1/public/site", public, s.handleSite},
 		{http.MethodGet, "/api/v1/public/items/:code", public, s.handlePublicItem},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
 		{http.MethodGet, "/api/v1/cases", rolesOf(RoleAuditor, RoleAdmin), s.handleRecordedCases},

@@ -22,6 +22,7 @@ import (
 	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/caseclip"
+	"github.com/sunlight-gov/sunlight/internal/apperr"
 	"github.com/sunlight-gov/sunlight/internal/config"
 )
 
@@ -79,9 +80,11 @@ type Server struct {
 	clips    *caseclip.Service
 	calendar *config.WorkCalendar
 	alerts   *alertHub
+	// windowFeed pushes the windows' state to the live walls.
+	windowFeed *windowFeed
 	// publicLimit bounds public case lookups per client address.
 	publicLimit rateLimit
-	closing     chan struct{} // closed by Close: ends the alert streams
+	closing     chan struct{} // closed by Close: ends the event streams
 
 	ln      net.Listener
 	httpSrv *http.Server
@@ -129,6 +132,7 @@ func (s *Server) Initialize() error {
 	s.metrics = newServerMetrics(s.Registry)
 	s.live.m = map[string]liveSession{}
 	s.alerts = newAlertHub()
+	s.windowFeed = newWindowFeed(s.windowViews)
 	s.publicLimit.perMinute = 30
 	s.closing = make(chan struct{})
 	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -180,10 +184,12 @@ func (s *Server) buildEngine() *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.Use(s.recoverer(), s.metrics.middleware())
 	e.NoRoute(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no such endpoint: " + c.Request.Method + " " + c.Request.URL.Path})
+		writeError(c, s.log, apperr.NoEndpoint.New(apperr.P{"method": c.Request.Method, "path": c.Request.URL.Path},
+			"no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path})
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody(apperr.MethodNotAllowed.New(apperr.P{"method": c.Request.Method, "path": c.Request.URL.Path},
+			"method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)))
 	})
 	for _, r := range s.routes() {
 		e.Handle(r.method, r.path, s.authorize(r.access), r.handler)

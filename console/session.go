@@ -13,12 +13,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sunlight-gov/sunlight/internal/apperr"
 )
 
 // Errors a token check can return; both mean 401 at the HTTP edge.
 var (
-	ErrTokenInvalid = errors.New("invalid session token")
-	ErrTokenExpired = errors.New("session expired: sign in again")
+	ErrTokenInvalid = apperr.SessionInvalid.New(nil, "invalid session token")
+	ErrTokenExpired = apperr.SessionExpired.New(nil, "session expired: sign in again")
 )
 
 // sessionClaims is what a session token says about its holder.

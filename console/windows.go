@@ -92,6 +92,11 @@ func (s *Server) handleHalls(c *gin.Context) {
 // state (status, the ticket and case being served, the queue length) and
 // its open alerts.
 func (s *Server) handleWindows(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"windows": s.windowViews()})
+}
+
+// windowViews is every window's state now, in config order.
+func (s *Server) windowViews() []windowView {
 	out := []windowView{}
 	queues := map[string]tracker.WindowState{}
 	if s.Supervision != nil {
@@ -113,5 +118,5 @@ func (s *Server) handleWindows(c *gin.Context) {
 		}
 		out = append(out, v)
 	}
-	c.JSON(http.StatusOK, gin.H{"windows": out})
+	return out
 }

@@ -83,8 +83,8 @@ func (g *generator) hallDay(h *hallPlan, d day, keepFrom time.Time, out []ingest
 	tag, openMS := g.dayMode(d)
 	s := &daySim{
 		g: g, h: h, d: d, base: d.start(g.loc), out: out, dateKey: key, keepFrom: keepFrom,
-		rng:   rand.New(rand.NewPCG(g.seed, hash64(h.id, key))),
-		idPre: []byte("sim-" + tag + "-" + h.code + "-" + key + "-"),
+		rng:    rand.New(rand.NewPCG(g.seed, hash64(h.id, key))),
+		idPre:  []byte("sim-" + tag + "-" + h.code + "-" + key + "-"),
 		always: always, openMS: openMS,
 		wins:  make([]simWindow, len(h.windows)),
 		endMS: math.MaxInt64,

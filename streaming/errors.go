@@ -18,5 +18,5 @@ var (
 	// with another codec: a viewer must negotiate again.
 	ErrCodecChanged = fmt.Errorf("the camera's codec changed: %w", apperr.Unavailable)
 	// ErrServerClosed is returned by WebRTCServer.NewSession after Close.
-	ErrServerClosed = fmt.Errorf("live viewing is shutting down: %w", apperr.Unavailable)
+	ErrServerClosed = apperr.LiveClosing.New(nil, "live viewing is shutting down")
 )

@@ -328,12 +328,12 @@ func (s *Stream) Ready() error {
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return apperr.New(apperr.Unavailable, "window %s is not streaming", s.id)
+		return apperr.NoVideo.New(apperr.P{"window": s.id}, "window %s is not streaming", s.id)
 	case s.videoUnits == 0:
-		return apperr.New(apperr.Unavailable, "window %s has sent no video yet", s.id)
+		return apperr.NoVideo.New(apperr.P{"window": s.id}, "window %s has sent no video yet", s.id)
 	}
 	if age := s.now().Sub(s.lastVideo); age > staleAfter {
-		return apperr.New(apperr.Unavailable, "window %s has sent no video for %s", s.id, age.Round(time.Second))
+		return apperr.NoVideo.New(apperr.P{"window": s.id}, "window %s has sent no video for %s", s.id, age.Round(time.Second))
 	}
 	return nil
 }

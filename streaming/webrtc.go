@@ -232,7 +232,7 @@ func (s *WebRTCServer) NewSession(ctx context.Context, streamID, offerSDP string
 	}
 	stream, ok := s.Streams.Stream(streamID)
 	if !ok {
-		return "", "", apperr.New(apperr.NotFound, "window %s has no live stream", streamID)
+		return "", "", apperr.LiveNotFound.New(apperr.P{"window": streamID}, "window %s has no live stream", streamID)
 	}
 	// A bad offer is the client's mistake whatever the camera's state:
 	// say so first.
@@ -245,7 +245,7 @@ func (s *WebRTCServer) NewSession(ctx context.Context, streamID, offerSDP string
 			if reason == "" {
 				reason = "offline"
 			}
-			return "", "", apperr.New(apperr.Unavailable, "the camera of window %s is offline: %s", streamID, reason)
+			return "", "", apperr.CameraOffline.New(apperr.P{"window": streamID}, "the camera of window %s is offline: %s", streamID, reason)
 		}
 	}
 	if err := s.waitReady(ctx, stream); err != nil {
@@ -287,7 +287,7 @@ func (s *WebRTCServer) reserve(stream *Stream) (*session, error) {
 		return nil, ErrServerClosed
 	}
 	if n := s.perStream[stream.ID()]; n >= s.MaxViewersPerStream {
-		return nil, apperr.New(apperr.Conflict, "window %s has %d viewers, the limit", stream.ID(), n)
+		return nil, apperr.ViewerLimit.New(apperr.P{"window": stream.ID(), "max": n}, "window %s has %d viewers, the limit", stream.ID(), n)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	ss := &session{

@@ -297,7 +297,9 @@ type consoleHall struct {
 	*liveHall
 }
 
-func startConsoleHall(t *testing.T) *consoleHall {
+// startConsoleHall starts the hall of writeConfig with extraConfig (more
+// top-level keys) appended.
+func startConsoleHall(t *testing.T, extraConfig ...string) *consoleHall {
 	t.Helper()
 	for _, bin := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -309,7 +311,7 @@ func startConsoleHall(t *testing.T) *consoleHall {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	h := &liveHall{url: "http://" + listen, rtsp: fmt.Sprintf("127.0.0.1:%d", rtspPort), dir: dir}
 	h.chPort = freePort(t)
-	h.cfgPath = writeConfig(t, dir, listen, h.chPort, freePort(t), rtspPort, "recording:\n  segment_seconds: 2\n")
+	h.cfgPath = writeConfig(t, dir, listen, h.chPort, freePort(t), rtspPort, append([]string{"recording:\n  segment_seconds: 2\n"}, extraConfig...)...)
 	for _, r := range console.Roles {
 		require.NoError(t, console.AddUser(filepath.Join(dir, "users.yaml"), string(r), r, string(r)+string(r)))
 	}
@@ -387,6 +389,13 @@ func (h *consoleHall) serveCase(t *testing.T) string {
 		return fmt.Sprintf(`{"event_id":"%s-%d","type":%q,"ts":%q,"hall":"city-main","ticket":"Z901"%s}`,
 			caseID, n, typ, at.Format(time.RFC3339Nano), extra)
 	}
+	// The clip pads the service by 5 s on each side: the camera must have
+	// been recording for longer than that when the service starts, or the
+	// padding is a gap (a test that serves a case right after the cameras
+	// came up).
+	if wait := 8*time.Second - time.Since(h.cameraState(t, h.token(t, console.RoleInspector), "A01").Since); wait > 0 {
+		time.Sleep(wait)
+	}
 	start := time.Now()
 	atWindow := `,"window":"A01","staff":"E2E-STAFF"`
 	post(ev(1, "ticket_issued", start.Add(-2*time.Minute), `,"item":"SC-001"`),
@@ -418,12 +427,13 @@ func (h *consoleHall) serveCase(t *testing.T) string {
 	return caseID
 }
 
-func newBrowser(t *testing.T, chromium string) context.Context {
+func newBrowser(t *testing.T, chromium string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.WindowSize(1600, 900), chromedp.Flag("lang", "zh-CN"))
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -443,17 +453,23 @@ func newTab(t *testing.T, browser context.Context, timeout time.Duration) contex
 	return ctx
 }
 
-// loginUI signs in through the form, as a person would.
+// loginUI signs in through the form as the test user of role.
 func loginUI(t *testing.T, ctx context.Context, base string, role console.Role) {
+	t.Helper()
+	loginAs(t, ctx, base, string(role), string(role)+string(role))
+}
+
+// loginAs signs in through the form, as a person would.
+func loginAs(t *testing.T, ctx context.Context, base, user, password string) {
 	t.Helper()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/#/login"),
 		chromedp.WaitVisible("#username"),
-		chromedp.SendKeys("#username", string(role)),
-		chromedp.SendKeys("#password", string(role)+string(role)),
+		chromedp.SendKeys("#username", user),
+		chromedp.SendKeys("#password", password),
 		chromedp.Click("#login-submit"),
 		chromedp.WaitVisible(".topbar .nav"),
-	), "sign in as %s", role)
+	), "sign in as %s", user)
 }
 
 func waitText(t *testing.T, ctx context.Context, sel string, within time.Duration) string {
@@ -479,6 +495,16 @@ var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
 // directory (kept with go test -artifacts) and $SUNLIGHT_SCREENSHOTS.
 func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	dirs := []string{t.ArtifactDir()}
+	if d := os.Getenv("SUNLIGHT_SCREENSHOTS"); d != "" {
+		dirs = append(dirs, d)
+	}
+	screenshotTo(t, ctx, name, dirs...)
+}
+
+// screenshotTo writes a PNG of the whole page, name.png, into each of dirs.
+func screenshotTo(t *testing.T, ctx context.Context, name string, dirs ...string) {
+	t.Helper()
 	// From the top, so the sticky bar sits where a person sees it; after
 	// the charts' animation.
 	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`window.scrollTo(0, 0)`))
@@ -487,12 +513,8 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	name = unsafeName.ReplaceAllString(name, "-") + ".png"
-	dirs := []string{t.ArtifactDir()}
-	if d := os.Getenv("SUNLIGHT_SCREENSHOTS"); d != "" {
-		require.NoError(t, os.MkdirAll(d, 0o755))
-		dirs = append(dirs, d)
-	}
 	for _, d := range dirs {
+		require.NoError(t, os.MkdirAll(d, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(d, name), shot, 0o644))
 	}
 	t.Logf("screenshot %s", filepath.Join(dirs[len(dirs)-1], name))

@@ -112,12 +112,19 @@ halls:
 items:
   - code: SC-001
     name: 企业设立登记
+    name_en: Business registration
     department: 市场监管局
     time_limit_days: 3
   - code: TX-001
     name: 发票领用
+    name_en: Invoice issuance
     department: 税务局
     time_limit_days: 1
+departments:
+  - name: 市场监管局
+    name_en: Market Regulation
+  - name: 税务局
+    name_en: Taxation
 `, listen, freeUDPPort(t), chPort, chHTTP, rtspPort, rtspPort)
 	cfg += strings.Join(extra, "\n")
 	path := filepath.Join(dir, "sunlight.yaml")

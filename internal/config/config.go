@@ -31,15 +31,16 @@ type Config struct {
 	// Default Asia/Shanghai.
 	Timezone string `yaml:"timezone"`
 
-	ClickHouse  ClickHouse  `yaml:"clickhouse"`
-	WebRTC      WebRTC      `yaml:"webrtc"`
-	Recording   Recording   `yaml:"recording"`
-	Auth        Auth        `yaml:"auth"`
-	Halls       []Hall      `yaml:"halls"`
-	Items       []Item      `yaml:"items"`
-	Calendar    Calendar    `yaml:"calendar"`
-	Intake      Intake      `yaml:"intake"`
-	Supervision Supervision `yaml:"supervision"`
+	ClickHouse  ClickHouse   `yaml:"clickhouse"`
+	WebRTC      WebRTC       `yaml:"webrtc"`
+	Recording   Recording    `yaml:"recording"`
+	Auth        Auth         `yaml:"auth"`
+	Halls       []Hall       `yaml:"halls"`
+	Items       []Item       `yaml:"items"`
+	Departments []Department `yaml:"departments"`
+	Calendar    Calendar     `yaml:"calendar"`
+	Intake      Intake       `yaml:"intake"`
+	Supervision Supervision  `yaml:"supervision"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`
@@ -190,8 +191,10 @@ type Window struct {
 
 // Item is an approval or service item from the public catalog.
 type Item struct {
-	Code       string `yaml:"code"`
-	Name       string `yaml:"name"`
+	Code string `yaml:"code"`
+	Name string `yaml:"name"`
+	// NameEN is the name the console shows in English. Default: Name.
+	NameEN     string `yaml:"name_en"`
 	Department string `yaml:"department"`
 	// TimeLimitDays is the legal time limit in working days (限时办结).
 	TimeLimitDays int      `yaml:"time_limit_days"`
@@ -202,6 +205,15 @@ type Item struct {
 	Phone         string   `yaml:"phone"`
 	// TargetWaitMinutes is the service-level target for waiting. Default 15.
 	TargetWaitMinutes int `yaml:"target_wait_minutes"`
+}
+
+// Department is a department (部门) that windows and items name, listed
+// to give it a name in English: the console shows NameEN in English mode
+// (a department not listed shows its name in both languages).
+type Department struct {
+	// Name is the department as windows and items name it.
+	Name   string `yaml:"name"`
+	NameEN string `yaml:"name_en"`
 }
 
 // Calendar lists the exceptions to the Monday–Friday working week.

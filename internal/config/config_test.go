@@ -97,6 +97,10 @@ func TestValidationErrors(t *testing.T) {
 		{"bad holiday", [2]string{"\nitems:\n", "\ncalendar:\n  holidays: [2026-13-01]\nitems:\n"}, `calendar.holidays[0]: "2026-13-01" is not a date`},
 		{"bad public ip", [2]string{"\nitems:\n", "\nwebrtc:\n  public_ips: [not-an-ip]\nitems:\n"}, `webrtc.public_ips[0]: "not-an-ip" is not an IP address`},
 		{"bad clickhouse addr", [2]string{"addr: []", "addr: [clickhouse]"}, `clickhouse.addr[0]: "clickhouse" is not host:port`},
+		{"unknown department", [2]string{"\nitems:\n", "\ndepartments:\n  - name: 市场监督局\n    name_en: Market Supervision\nitems:\n"},
+			`departments[0].name: no window or item has department "市场监督局"`},
+		{"duplicate department", [2]string{"\nitems:\n", "\ndepartments:\n  - name: 市场监管局\n  - name: 市场监管局\nitems:\n"},
+			`departments[1].name: duplicate department "市场监管局" (also departments[0])`},
 		{"bad transport", [2]string{"        items: [SC-001]", "        items: [SC-001]\n        transport: quic"}, `halls[0].windows[0].transport: "quic" is not one of auto, udp, tcp`},
 	}
 	for _, tt := range tests {
@@ -136,4 +140,19 @@ items:
 `, 1)
 	_, err := Parse([]byte(src))
 	require.ErrorContains(t, err, "parent cycle")
+}
+
+func TestDepartmentsAndEnglishNames(t *testing.T) {
+	src := strings.Replace(minimal, "\nitems:\n", "\ndepartments:\n  - name: 市场监管局\n    name_en: Market Regulation\nitems:\n", 1)
+	src = strings.Replace(src, "    name: 企业设立登记\n", "    name: 企业设立登记\n    name_en: Business registration\n", 1)
+	src = strings.Replace(src, "window/A01\n", "window/A01\n      - id: A02\n        department: 税务局\n        camera: rtsp://127.0.0.1:8554/window/A02\n", 1)
+	cfg, err := Parse([]byte(src))
+	require.NoError(t, err)
+	require.Equal(t, []Department{{Name: "市场监管局", NameEN: "Market Regulation"}, {Name: "税务局"}}, cfg.AllDepartments(),
+		"the listed departments first, then those only windows or items name")
+	require.Equal(t, "Market Regulation", cfg.DepartmentEN("市场监管局"))
+	require.Empty(t, cfg.DepartmentEN("税务局"))
+	it, ok := cfg.FindItem("SC-001")
+	require.True(t, ok)
+	require.Equal(t, "Business registration", it.NameEN)
 }

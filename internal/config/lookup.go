@@ -50,6 +50,40 @@ func (c *Config) FindItem(code string) (*Item, bool) {
 	return nil, false
 }
 
+// AllDepartments lists every department a window or an item names, those
+// of the departments key first (in its order, with their English names),
+// then the others in the order they appear.
+func (c *Config) AllDepartments() []Department {
+	var out []Department
+	seen := map[string]bool{}
+	add := func(d Department) {
+		if d.Name != "" && !seen[d.Name] {
+			seen[d.Name] = true
+			out = append(out, d)
+		}
+	}
+	for _, d := range c.Departments {
+		add(d)
+	}
+	for _, ref := range c.Windows() {
+		add(Department{Name: ref.Window.Department})
+	}
+	for _, it := range c.Items {
+		add(Department{Name: it.Department})
+	}
+	return out
+}
+
+// DepartmentEN is a department's English name, "" when none is configured.
+func (c *Config) DepartmentEN(name string) string {
+	for _, d := range c.Departments {
+		if d.Name == name {
+			return d.NameEN
+		}
+	}
+	return ""
+}
+
 // Location is the halls' time zone; Validate has checked it loads.
 func (c *Config) Location() *time.Location {
 	loc, err := time.LoadLocation(c.Timezone)

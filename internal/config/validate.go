@@ -223,6 +223,28 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	named := map[string]bool{} // the departments of the windows and items
+	for _, it := range c.Items {
+		named[it.Department] = true
+	}
+	for _, ref := range c.Windows() {
+		named[ref.Window.Department] = true
+	}
+	depts := map[string]int{}
+	for i, d := range c.Departments {
+		key := fmt.Sprintf("departments[%d]", i)
+		switch j, dup := depts[d.Name]; {
+		case d.Name == "":
+			bad(key+".name", "is required")
+		case dup:
+			bad(key+".name", "duplicate department %q (also departments[%d])", d.Name, j)
+		case !named[d.Name]:
+			// Most likely a typo: the department would never be shown.
+			bad(key+".name", "no window or item has department %q", d.Name)
+		}
+		depts[d.Name] = i
+	}
+
 	checkDates := func(key string, dates []string) {
 		for i, d := range dates {
 			if _, err := time.Parse(time.DateOnly, d); err != nil {

@@ -16,10 +16,14 @@ export class Chart {
     this.chart = echarts.init(el, null, { renderer: 'canvas' });
     this.ro = new ResizeObserver(() => this.chart.resize());
     this.ro.observe(el);
+    // A chart's text is drawn on a canvas: the end-to-end tests read the
+    // labels from the option instead.
+    el.sunlightChart = this;
   }
 
   set(option, empty) {
     this.el.dataset.rendered = empty ? 'empty' : 'data';
+    this.option = option;
     this.chart.setOption({ color: palette, textStyle: { fontFamily: font }, animationDuration: 300, ...option }, true);
   }
 

@@ -1,13 +1,19 @@
 import { lang, t } from './i18n.js';
+import { zone } from './site.js';
 
-// Times are shown in the hall's time zone (CONTRACT: default Asia/Shanghai).
-export const zone = 'Asia/Shanghai';
+// Times are shown in the halls' time zone (the configuration's timezone,
+// from the site), never in the browser's or in UTC: every time a page
+// shows goes through these functions.
+let formatter = null, formatterZone = '';
 
 function parts(d) {
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  if (formatterZone !== zone()) {
+    formatterZone = zone();
+    formatter = new Intl.DateTimeFormat('en-CA', { timeZone: zone(), year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  }
   const o = {};
-  for (const p of f.formatToParts(d)) o[p.type] = p.value;
+  for (const p of formatter.formatToParts(d)) o[p.type] = p.value;
   return o;
 }
 
@@ -63,6 +69,15 @@ export function fmtMinutes(sec) {
 export function fmtPct(v, digits = 1) {
   if (v === null || v === undefined) return '—';
   return `${(v * 100).toFixed(digits)}%`;
+}
+
+// fmtBytes: 1536 -> "1.5 KB".
+export function fmtBytes(n) {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return '—';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let v = Number(n), i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${i ? v.toFixed(1) : v} ${units[i]}`;
 }
 
 export function fmtNum(v, digits = 0) {

@@ -1,6 +1,13 @@
 // Every visible string comes from here: Chinese first, English switchable.
 // A key missing here is shown as the key itself and recorded in
 // window.sunlightMissingI18n, which the end-to-end tests check is empty.
+// An English text may have a singular and a plural form, "one|other",
+// chosen by the {n} it is given.
+//
+// err.<code> translates the server's error codes (internal/apperr): a Go
+// test (console/errors_test.go) fails when a code lacks its pair here or a
+// text names a parameter the code does not carry. network and http are
+// the client's own (no answer; an answer that is not the API's JSON).
 
 const messages = {
   'app.name': ['阳光政务监督平台', 'Sunlight Service Supervision'],
@@ -36,6 +43,8 @@ const messages = {
   'common.loading': ['加载中…', 'Loading…'],
   'common.retry': ['重试', 'Retry'],
   'common.error': ['出错了：{msg}', 'Something went wrong: {msg}'],
+  'common.sep': ['、', ', '],
+  'common.paren': ['（{x}）', ' ({x})'],
   'common.none': ['无', 'None'],
   'common.all': ['全部', 'All'],
   'label': ['{k}：', '{k}: '],
@@ -58,7 +67,7 @@ const messages = {
   'live.page': ['第 {n}/{total} 页', 'Page {n} of {total}'],
   'live.prev': ['上一页', 'Previous'],
   'live.next': ['下一页', 'Next'],
-  'live.windows': ['{n} 个窗口', '{n} windows'],
+  'live.windows': ['{n} 个窗口', '{n} window|{n} windows'],
   'live.serving': ['办理中', 'Serving'],
   'live.called': ['已叫号', 'Called'],
   'live.idle': ['空闲', 'Idle'],
@@ -70,7 +79,7 @@ const messages = {
   'live.focusHint': ['单击画面放大，再次单击返回', 'Click a tile to focus it; click again to go back'],
   'live.back': ['返回多画面', 'Back to the grid'],
   'live.noWindows': ['此大厅没有配置窗口', 'This hall has no windows'],
-  'live.alerts': ['{n} 条告警', '{n} alerts'],
+  'live.alerts': ['{n} 条告警', '{n} alert|{n} alerts'],
   'cam.online': ['在线', 'Online'],
   'cam.connecting': ['连接中', 'Connecting'],
   'cam.offline': ['离线', 'Offline'],
@@ -120,7 +129,7 @@ const messages = {
   'chart.windowRank': ['窗口排名（办件量）', 'Windows ranked by cases served'],
   'chart.deptRank': ['部门排名', 'Departments ranked'],
   'chart.onTimeItem': ['各事项按时办结率', 'On-time completion by item'],
-  'chart.satisfaction': ['好差评分布', 'Ratings (好差评)'],
+  'chart.satisfaction': ['好差评分布', 'Ratings'],
   'chart.drill': ['逐级查看：层级 → 大厅 → 窗口', 'Drill down: tier → hall → window'],
   'chart.current': ['本期', 'This period'],
   'chart.previous': ['上期', 'Previous period'],
@@ -145,7 +154,7 @@ const messages = {
   'col.inferred': ['开窗时间推断', 'open time inferred'],
   'col.inferredHint': ['该窗口未发送开窗事件，开窗时间按办理活动推断（首次叫号至最后办结）', 'This window sent no window_opened: its open time is inferred from its service (first call to last service end)'],
   'quality.title': ['数据质量：排队叫号系统未发送的事件', 'Data quality: what the queue systems are not sending'],
-  'quality.hint': ['共 {n} 条事件；迟到指晚于事件时间 {m} 分钟以上到达', '{n} events in all; late means received over {m} minutes after its time'],
+  'quality.hint': ['共 {n} 条事件；迟到指晚于事件时间 {m} 分钟以上到达', '{n} event in all; late means received over {m} minutes after its time|{n} events in all; late means received over {m} minutes after its time'],
   'quality.ok': ['所选范围内各窗口事件完整、有序', 'Every window\'s events are complete and in order in this range'],
   'quality.window': ['窗口', 'Window'],
   'quality.noWindow': ['（无窗口：取号等）', '(no window: tickets etc.)'],
@@ -179,8 +188,7 @@ const messages = {
   'cases.recordedShare': ['录像覆盖', 'Recorded'],
   'cases.placeholder': ['输入办件编号，如 HH-2026-000123', 'Case ID, e.g. HH-2026-000123'],
   'cases.search': ['调阅', 'Open'],
-  'cases.notFound': ['未找到该案件：{msg}', 'Case not found: {msg}'],
-  'cases.timeline': ['办件时间线', 'Case timeline'],
+    'cases.timeline': ['办件时间线', 'Case timeline'],
   'cases.item': ['事项', 'Item'],
   'cases.hall': ['大厅', 'Hall'],
   'cases.windows': ['经办窗口', 'Windows'],
@@ -188,7 +196,7 @@ const messages = {
   'cases.deadline': ['办结时限', 'Deadline'],
   'cases.completed': ['办结时间', 'Completed'],
   'cases.state': ['状态', 'State'],
-  'cases.limit': ['{n} 个工作日', '{n} working days'],
+  'cases.limit': ['{n} 个工作日', '{n} working day|{n} working days'],
   'cases.video': ['办理过程录像', 'Recording of the service'],
   'cases.reason': ['调阅事由（必填，将记入审计日志）', 'Reason for access (required; written to the audit log)'],
   'cases.reasonPh': ['如：投诉件 2026-118 核查', 'e.g. checking complaint 2026-118'],
@@ -196,9 +204,8 @@ const messages = {
   'cases.reasonNeeded': ['请先填写调阅事由', 'Say why you open this recording first'],
   'cases.download': ['下载录像', 'Download'],
   'cases.sha': ['SHA-256 校验值', 'SHA-256'],
-  'cases.noFootage': ['没有录像：{msg}', 'No recording: {msg}'],
-  'cases.onlyAuditors': ['仅审计员可以调阅录像', 'Only auditors may play recordings'],
-  'cases.gaps': ['录像缺失 {n} 段', '{n} gaps without footage'],
+    'cases.onlyAuditors': ['仅审计员可以调阅录像', 'Only auditors may play recordings'],
+  'cases.gaps': ['录像缺失 {n} 段', '{n} gap without footage|{n} gaps without footage'],
   'cases.notInClip': ['不在录像内', 'not in the recording'],
   'cases.hold': ['法律保全', 'Legal hold'],
   'cases.holdOn': ['已保全：{by}，{reason}（{at}）', 'On hold: {by}, {reason} ({at})'],
@@ -248,12 +255,11 @@ const messages = {
   'alerts.ackTitle': ['确认告警', 'Acknowledge alert'],
   'alerts.comment': ['处理说明（必填）', 'What was done (required)'],
   'alerts.commentPh': ['如：已电话联系窗口负责人', 'e.g. phoned the window lead'],
-  'alerts.ackConflict': ['该告警已被他人处理', 'Someone acknowledged this alert already'],
-  'alerts.none': ['当前没有告警', 'No alerts'],
+    'alerts.none': ['当前没有告警', 'No alerts'],
   'alerts.newRed': ['新的红色告警：{msg}', 'New red alert: {msg}'],
   'alerts.dismiss': ['关闭', 'Dismiss'],
   'alerts.csv': ['导出 CSV', 'Export CSV'],
-  'alerts.count': ['共 {n} 条', '{n} alerts'],
+  'alerts.count': ['共 {n} 条', '{n} alert|{n} alerts'],
   'sev.red': ['红色', 'Red'],
   'sev.yellow': ['黄色', 'Yellow'],
   'kind.case_due_soon': ['即将超期', 'Case due soon'],
@@ -274,7 +280,7 @@ const messages = {
   'audit.detail': ['详情', 'Detail'],
   'audit.client': ['来源', 'Client'],
   'audit.targetPh': ['对象：办件编号或窗口', 'Target: case ID or window'],
-  'audit.sessions': ['{n} 路实时画面', '{n} live views'],
+  'audit.sessions': ['{n} 路实时画面', '{n} live view|{n} live views'],
   'audit.a.clip': ['调阅录像', 'Played a recording'],
   'audit.a.recordings_list': ['查看录像列表', 'Listed recordings'],
   'audit.a.hold_place': ['设置法律保全', 'Placed a legal hold'],
@@ -285,6 +291,27 @@ const messages = {
   'audit.a.login': ['登录', 'Signed in'],
   'audit.a.login_failed': ['登录失败', 'Failed sign-in'],
   'audit.a.logout': ['退出登录', 'Signed out'],
+  // The parts of a detail the server wrote (console/audit.go auditFields).
+  'audit.f.window': ['窗口', 'Window'],
+  'audit.f.interval': ['区间', 'Interval'],
+  'audit.f.intervals': ['区间数', 'Intervals'],
+  'audit.f.bytes': ['已发送', 'Sent'],
+  'audit.f.size': ['文件大小', 'File size'],
+  'audit.f.sha256': ['SHA-256', 'SHA-256'],
+  'audit.f.reason': ['事由', 'Reason'],
+  'audit.f.range': ['范围', 'Range'],
+  'audit.f.session': ['会话', 'Session'],
+  'audit.f.end': ['结束原因', 'Ended'],
+  'audit.f.duration_s': ['时长', 'Duration'],
+  // Why a live session ended (streaming.End*).
+  'audit.end.closed': ['用户关闭', 'closed by the viewer'],
+  'audit.end.ice_failed': ['网络连接失败', 'network path failed'],
+  'audit.end.peer_closed': ['浏览器断开', 'the browser left'],
+  'audit.end.connect_timeout': ['连接超时', 'connection timed out'],
+  'audit.end.stream_closed': ['摄像机画面中断', 'the camera stream ended'],
+  'audit.end.codec_changed': ['摄像机编码变化', 'the camera changed codec'],
+  'audit.end.send_error': ['发送失败', 'sending failed'],
+  'audit.end.server_closed': ['服务器关闭', 'the server shut down'],
 
   'pub.title': ['政务服务 · 办事公开', 'Public service information'],
   'pub.case': ['办件进度查询', 'Case progress'],
@@ -297,8 +324,8 @@ const messages = {
   'pub.step.accepted': ['已受理', 'Accepted'],
   'pub.step.processing': ['审核办理', 'Processing'],
   'pub.step.done': ['办结', 'Completed'],
-  'pub.workdaysUsed': ['已用 {n} 个工作日', '{n} working days used'],
-  'pub.workdaysLeft': ['剩余 {n} 个工作日', '{n} working days left'],
+  'pub.workdaysUsed': ['已用 {n} 个工作日', '{n} working day used|{n} working days used'],
+  'pub.workdaysLeft': ['剩余 {n} 个工作日', '{n} working day left|{n} working days left'],
   'pub.overdue': ['已超过承诺时限', 'Past the promised time limit'],
   'pub.onTime': ['按承诺时限办结', 'Completed within the promised limit'],
   'pub.late': ['超过承诺时限办结', 'Completed after the promised limit'],
@@ -313,9 +340,67 @@ const messages = {
   'pub.fee': ['收费标准', 'Fees'],
   'pub.free': ['不收费', 'Free of charge'],
   'pub.halls': ['可办理大厅', 'Where'],
-  'pub.itemsCount': ['共 {n} 项', '{n} items'],
+  'pub.itemsCount': ['共 {n} 项', '{n} item|{n} items'],
   'pub.noItems': ['没有符合条件的事项', 'No matching items'],
   'pub.back': ['返回列表', 'Back to the list'],
+
+  'err.network': ['无法连接服务器', 'The server cannot be reached'],
+  'err.http': ['服务器返回错误（HTTP {status}）', 'The server answered with an error (HTTP {status})'],
+  'err.internal': ['服务器内部错误，请稍后重试', 'Internal server error: please try again later'],
+  'err.no_endpoint': ['接口不存在：{method} {path}', 'No such endpoint: {method} {path}'],
+  'err.method_not_allowed': ['接口 {path} 不支持 {method} 请求', '{method} is not allowed on {path}'],
+  'err.service_unavailable': ['服务暂时不可用，请稍后重试', 'The service is unavailable for now: please try again later'],
+  'err.audit_unavailable': ['审计日志暂时无法写入，本次访问已被拒绝，请稍后重试', 'The audit log cannot be written, so this access was refused: please try again later'],
+  'err.bad_body': ['请求内容格式不正确', 'The request body is not valid'],
+  'err.body_too_large': ['请求内容超过 {max_bytes} 字节', 'The request body is larger than {max_bytes} bytes'],
+  'err.login_failed': ['用户名或密码错误', 'Wrong username or password'],
+  'err.credentials_required': ['请输入用户名和密码', 'Enter your username and password'],
+  'err.login_required': ['请先登录', 'Please sign in first'],
+  'err.session_expired': ['登录已过期，请重新登录', 'Your session has expired: please sign in again'],
+  'err.session_invalid': ['登录状态无效，请重新登录', 'Your session is not valid: please sign in again'],
+  'err.bad_auth_header': ['认证信息格式不正确', 'The Authorization header is not "Bearer <token>"'],
+  'err.api_key_unknown': ['API 密钥无效', 'Unknown API key'],
+  'err.api_key_required': ['此接口需要事件来源系统的 API 密钥', 'This endpoint needs an event producer\'s API key'],
+  'err.role_forbidden': ['您的角色（{role}）无权执行此操作', 'Your role ({role}) may not do this'],
+  'err.bad_param': ['参数 {param} 的值“{value}”无效', 'Invalid value “{value}” for {param}'],
+  'err.bad_time': ['参数 {param} 的值“{value}”不是有效的日期或时间', '{param}: “{value}” is not a date or a time'],
+  'err.bad_range': ['开始时间须早于结束时间', 'The start must be before the end'],
+  'err.range_too_long': ['查询时间范围不能超过两年', 'The period may not be longer than two years'],
+  'err.bad_limit': ['条数“{value}”无效，应为 1 至 {max}', 'Limit “{value}” is not a number from 1 to {max}'],
+  'err.unknown_hall': ['未知的大厅：{hall}', 'Unknown hall: {hall}'],
+  'err.unknown_window': ['未知的窗口：{window}', 'Unknown window: {window}'],
+  'err.unknown_item': ['未知的事项编码：{item}', 'Unknown item code: {item}'],
+  'err.too_many_buckets': ['时间分段超过 {max} 个，请缩短期间或改用更粗的分段', 'More than {max} buckets: choose a shorter period or a coarser bucket'],
+  'err.bad_query': ['查询条件无效', 'The query is not valid'],
+  'err.case_not_found': ['未找到办件 {case}', 'No case {case}'],
+  'err.bad_case_id': ['办件编号最多 {max} 个字符，且不能含空格', 'A case ID has at most {max} characters and no spaces'],
+  'err.too_many_lookups': ['查询过于频繁，请一分钟后再试', 'Too many lookups: try again in a minute'],
+  'err.no_interval': ['办件 {case} 没有办理记录（未收到窗口开始办理的事件）', 'Case {case} has no service to show: no service_started was received for it'],
+  'err.no_interval_match': ['办件 {case} 没有符合条件的办理区间（共 {count} 个）', 'Case {case} has no matching service interval (it has {count})'],
+  'err.no_footage': ['办件 {case} 的办理过程没有录像（办理区间：{intervals}）', 'No recording covers the service of case {case} (intervals: {intervals})'],
+  'err.reason_required': ['请填写调阅事由（将记入审计日志）', 'Give a reason for opening the recording (it is written to the audit log)'],
+  'err.reason_too_long': ['调阅事由不能超过 {max} 字节', 'The reason may be at most {max} bytes long'],
+  'err.hold_reason_required': ['请填写保全原因', 'Give a reason for the legal hold'],
+  'err.hold_active': ['办件 {case} 已由 {by} 于 {at} 设置法律保全', 'Case {case} is already on legal hold (placed by {by} at {at})'],
+  'err.no_active_hold': ['办件 {case} 没有生效的法律保全', 'Case {case} has no legal hold in force'],
+  'err.item_not_found': ['办事指南中没有事项 {item}', 'No item {item} in the catalog'],
+  'err.alert_not_found': ['该告警不存在', 'No such alert'],
+  'err.alert_acked': ['该告警已由 {by} 于 {at} 处理', '{by} acknowledged this alert already, at {at}'],
+  'err.comment_required': ['请填写处理说明', 'Say what was done about the alert'],
+  'err.comment_too_long': ['处理说明不能超过 {max} 个字符', 'The comment may be at most {max} characters long'],
+  'err.window_not_found': ['没有窗口 {window}', 'There is no window {window}'],
+  'err.live_off': ['此服务器未开启实时画面', 'Live video is not running on this server'],
+  'err.offer_not_sdp': ['播放请求格式不正确（需要 SDP）', 'The player sent no SDP offer'],
+  'err.offer_too_large': ['播放请求超过 {max_bytes} 字节', 'The player\'s offer is larger than {max_bytes} bytes'],
+  'err.offer_empty': ['播放请求为空', 'The player sent an empty offer'],
+  'err.live_session_unknown': ['窗口 {window} 没有会话 {session}', 'Window {window} has no session {session}'],
+  'err.trickle_ice': ['不支持逐个发送网络候选地址', 'Trickle ICE is not supported'],
+  'err.live_not_found': ['窗口 {window} 没有实时画面', 'Window {window} has no live video'],
+  'err.camera_offline': ['窗口 {window} 的摄像机离线', 'The camera of window {window} is offline'],
+  'err.no_video': ['窗口 {window} 暂无画面', 'Window {window} is sending no video'],
+  'err.viewer_limit': ['窗口 {window} 的观看人数已达上限（{max}）', 'Window {window} has its most viewers ({max})'],
+  'err.live_closing': ['实时画面服务正在关闭', 'Live video is shutting down'],
+  'err.intake_full': ['事件缓冲已满，本批事件未保存，请稍后重试', 'The event spool is full: nothing of this batch was kept, try again later'],
 };
 
 const listeners = new Set();
@@ -341,9 +426,23 @@ export function t(key, vars) {
     return key;
   }
   let s = pair[current === 'zh' ? 0 : 1];
+  if (s.includes('|')) {
+    const [one, other] = s.split('|');
+    s = Number(String(vars?.n ?? '').replace(/,/g, '')) === 1 ? one : other;
+  }
   if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] ?? m));
   return s;
 }
+
+// named is a configured name in the console's language: its English name
+// (name_en in the configuration) in English mode when there is one.
+export function named(name, nameEn) { return current === 'en' && nameEn ? nameEn : name; }
+
+// list joins names as the language does: 甲、乙 / A, B.
+export function list(names) { return names.join(t('common.sep')); }
+
+// paren puts x in brackets after a name: 名称（x） / Name (x).
+export function paren(x) { return t('common.paren', { x }); }
 
 // has reports whether key is translated (for optional labels like kinds).
 export function has(key) { return key in messages; }

@@ -2,6 +2,7 @@ import './style.css';
 import { api, setUnauthorizedHandler } from './api.js';
 import { h, replace } from './dom.js';
 import { t, setLang, lang, onLang } from './i18n.js';
+import { loadSite } from './site.js';
 import { AlertFeed, chime, alertMessage } from './alertfeed.js';
 import * as login from './pages/login.js';
 import * as live from './pages/live.js';
@@ -127,7 +128,13 @@ function shell(active) {
   return main;
 }
 
+// renders counts render calls: one that waited for the session while the
+// address changed (a click, a test navigating) gives way to the newer one,
+// so two pages never mount, nor two sessions (two alert feeds) start.
+let renders = 0;
+
 async function render() {
+  const my = ++renders;
   if (state.cleanup) { try { state.cleanup(); } catch (e) { console.error(e); } }
   state.cleanup = null;
   const { segs, query } = parseHash();
@@ -139,10 +146,12 @@ async function render() {
   if (!state.user) {
     try {
       const me = await api('/api/v1/auth/me');
-      startSession(me);
+      if (!state.user) startSession(me);
     } catch {
+      if (my !== renders) return;
       if (segs[0] !== 'login') { state.next = location.hash; navigate('login'); return; }
     }
+    if (my !== renders) return;
   }
   if (segs[0] === 'login' || !state.user) {
     if (state.user) { navigate(home[state.user.role]); return; }
@@ -171,7 +180,10 @@ async function render() {
   state.cleanup = page.mod.mount(main, ctx) || null;
 }
 
-window.addEventListener('hashchange', render);
-onLang(() => render());
-if (!location.hash) location.hash = '#/login';
-render();
+// The site first: no page may show a time before the halls' zone is known.
+loadSite().then(() => {
+  window.addEventListener('hashchange', render);
+  onLang(() => render());
+  if (!location.hash) location.hash = '#/login';
+  render();
+});

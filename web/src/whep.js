@@ -1,10 +1,10 @@
-import { request, ApiError } from './api.js';
+import { request, ApiError, errText } from './api.js';
 
 // WhepPlayer plays one window's live video over WHEP (RFC 9725) and keeps
 // it playing: on an ICE failure, a lost session or a stall it reconnects
 // with backoff, and it reports why it is not playing through onStatus
 // ({kind: connecting|playing|ice|forbidden|error|stalled|unsupported,
-// message, retryIn}). A camera that drops and returns resumes on the same
+// message in the user's language, retryIn}). A camera that drops and returns resumes on the same
 // session (the server keeps it), so camera outages are not reconnects.
 export class WhepPlayer {
   constructor(windowId, video, onStatus) {
@@ -30,12 +30,17 @@ export class WhepPlayer {
     }
     this.connect();
     this.watchdog = setInterval(() => this.check(), 2000);
+    // The first frame clears "connecting" at once, not at the next
+    // watchdog round (up to 2 s of a label over a moving picture).
+    this.onFrame = () => { if (this.status.kind !== 'playing') this.check(); };
+    this.video.addEventListener('timeupdate', this.onFrame);
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
+    if (this.onFrame) this.video.removeEventListener('timeupdate', this.onFrame);
     this.teardown();
   }
 
@@ -94,10 +99,10 @@ export class WhepPlayer {
       if (pc !== this.pc) return;
       if (e instanceof ApiError && (e.status === 403 || e.status === 401)) {
         this.teardown();
-        this.report({ kind: 'forbidden', message: e.message });
+        this.report({ kind: 'forbidden', message: errText(e) });
         return;
       }
-      this.retry({ kind: 'error', message: e.message });
+      this.retry({ kind: 'error', message: errText(e) });
     }
   }
 

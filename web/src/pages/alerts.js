@@ -1,4 +1,4 @@
-import { api, query } from '../api.js';
+import { api, query, errText } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t, lang, has } from '../i18n.js';
 import { fmtDateTime } from '../format.js';
@@ -80,7 +80,7 @@ export function mount(el, ctx) {
       try {
         history = (await api(`/api/v1/alerts${query({ ...f, limit: 500 })}`)).alerts;
       } catch (e) {
-        if (e.status !== 401) replace(list, h('div', { class: 'error' }, t('common.error', { msg: e.message })));
+        if (e.status !== 401) replace(list, h('div', { class: 'error' }, t('common.error', { msg: errText(e) })));
         return;
       }
     }
@@ -104,7 +104,7 @@ export function mount(el, ctx) {
             render();
           } catch (err) {
             msg.className = 'form-msg error';
-            msg.textContent = err.status === 409 ? t('alerts.ackConflict') : t('common.error', { msg: err.message });
+            msg.textContent = err.status === 409 ? errText(err) : t('common.error', { msg: errText(err) });
           }
         },
       },

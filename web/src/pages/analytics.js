@@ -1,6 +1,7 @@
-import { api, query } from '../api.js';
+import { api, query, errText } from '../api.js';
 import { h, replace } from '../dom.js';
-import { t, has } from '../i18n.js';
+import { t, has, named } from '../i18n.js';
+import { deptName } from '../site.js';
 import { Chart } from '../charts.js';
 import { fmtNum, fmtPct, fmtMinutes, today, dayAfter } from '../format.js';
 import { kpiFixture, distributionFixture } from '../fixture.js';
@@ -58,7 +59,7 @@ export function mount(el, ctx) {
       hallSel.append(h('option', { value: x.id }, x.name));
       for (const w of x.windows) if (w.department) depts.add(w.department);
     }
-    for (const d of [...depts].sort()) deptSel.append(h('option', { value: d }, d));
+    for (const d of [...depts].sort()) deptSel.append(h('option', { value: d }, deptName(d)));
   }).catch(() => {});
 
   // The range through the "to" date: the API's to is exclusive.
@@ -107,7 +108,7 @@ export function mount(el, ctx) {
     } catch (e) {
       if (e.status === 401 || !alive) return;
       banner.hidden = false;
-      banner.textContent = t('an.unavailable', { msg: e.message });
+      banner.textContent = t('an.unavailable', { msg: errText(e) });
       for (const c of charts.values()) c.set(emptyGraphic(t('common.noData')), true);
       el.dataset.loaded = 'error';
     }
@@ -240,7 +241,7 @@ export function mount(el, ctx) {
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: fmt }, legend: opts.prev ? { top: 0, right: 0 } : undefined,
       grid: { left: 8, right: 56, top: opts.prev ? 28 : 8, bottom: 8, containLabel: true },
       xAxis: { type: 'value', max: opts.max, axisLabel: { formatter: opts.axis || undefined } },
-      yAxis: { type: 'category', data: top.map(opts.label || ((r) => r.name || r.key)), axisLabel: { width: 140, overflow: 'truncate' } },
+      yAxis: { type: 'category', data: top.map(opts.label || rowName), axisLabel: { width: 140, overflow: 'truncate' } },
       series,
     });
   }
@@ -256,7 +257,7 @@ export function mount(el, ctx) {
     const rows = [...res.rows].sort((a, b) => (b.served || 0) - (a.served || 0));
     const c = charts.get('depts');
     if (!rows.some((r) => r.served > 0)) { c.set(emptyGraphic(t('common.noData')), true); return; }
-    const names = rows.map((r) => r.name || r.key);
+    const names = rows.map(rowName);
     c.set({
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } }, legend: { top: 0, right: 0 },
       grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
@@ -272,7 +273,7 @@ export function mount(el, ctx) {
 
   function itemChart(res) {
     const rows = res.rows.filter((r) => r.on_time_rate !== null && r.on_time_rate !== undefined).sort((a, b) => a.on_time_rate - b.on_time_rate);
-    rankBars(charts.get('items'), rows.reverse(), (r) => pct(r.on_time_rate), (v) => (v === null ? '—' : `${v}%`), { max: 100, axis: '{value}%', label: (r) => r.name || r.key });
+    rankBars(charts.get('items'), rows.reverse(), (r) => pct(r.on_time_rate), (v) => (v === null ? '—' : `${v}%`), { max: 100, axis: '{value}%', label: rowName });
   }
 
   function ratingChart(res) {
@@ -306,7 +307,7 @@ export function mount(el, ctx) {
       ['col.onTime', (r) => r.on_time_rate, (v) => fmtPct(v), 'up', (r) => r.completed_unknown > 0 && t('col.unknownCases', { n: fmtNum(r.completed_unknown) })],
       ['col.rating', (r) => r.rating_avg, (v) => (v === null || v === undefined ? '—' : v.toFixed(2)), 'up'],
     ];
-    const label = (r) => (level === 'tier' && has(`tier.${r.key}`) ? t(`tier.${r.key}`) : level === 'window' ? windowLabel(r) : (r.name || r.key));
+    const label = (r) => (level === 'tier' && has(`tier.${r.key}`) ? t(`tier.${r.key}`) : level === 'window' ? windowLabel(r) : rowName(r));
     replace(drillBox,
       h('div', { class: 'card-title' }, t('chart.drill'), h('span', { class: 'crumbs' }, crumbs), next && h('span', { class: 'muted small hint' }, t('drill.hint'))),
       res.rows.length === 0 ? h('div', { class: 'empty' }, t('common.noData')) : h('table', { class: 'table', id: 'drill-table' },
@@ -381,9 +382,15 @@ function hasPrevious(res) { return res.rows.some((r) => active(r.previous)); }
 function windowID(r) { return r.window || String(r.key).split('/').pop(); }
 
 function windowLabel(r) {
-  const id = windowID(r) || r.key;
+  // Events the queue system sent for the hall, not a window (tickets).
+  if (!windowID(r)) return t('quality.noWindow');
+  const id = windowID(r);
   const name = r.name && !r.name.startsWith(id) ? ` ${r.name}` : '';
-  return `${id}${name}${r.department ? ` · ${r.department}` : ''}`;
+  return `${id}${name}${r.department ? ` · ${deptName(r.department)}` : ''}`;
 }
+
+// rowName is a row's group as the language calls it (an item's or a
+// department's English name in English mode, where one is configured).
+function rowName(r) { return named(r.name, r.name_en) || r.key; }
 
 function pct(v) { return v === null || v === undefined ? null : Math.round(v * 1000) / 10; }

@@ -1,7 +1,7 @@
-import { api, query } from '../api.js';
+import { api, query, errText } from '../api.js';
 import { h, replace } from '../dom.js';
-import { t, has } from '../i18n.js';
-import { fmtDateTime, today, dayAfter } from '../format.js';
+import { t, has, list } from '../i18n.js';
+import { fmtDateTime, fmtBytes, fmtDuration, today, dayAfter } from '../format.js';
 
 // The actions the server writes, in the order the filter offers them.
 const actions = ['clip', 'recordings_list', 'hold_place', 'hold_release', 'live_start', 'live_end', 'alert_ack', 'login', 'login_failed', 'logout'];
@@ -42,15 +42,40 @@ export function mount(el) {
           h('td', { class: 'nowrap mono' }, fmtDateTime(g.ts)),
           h('td', {}, g.actor, g.role && h('span', { class: 'muted' }, ` (${has(`role.${g.role}`) ? t(`role.${g.role}`) : g.role})`)),
           h('td', {}, actionName(g.action)),
-          h('td', { class: 'mono' }, g.targets.join('、')),
-          h('td', { class: 'detail' }, g.targets.length > 1 ? t('audit.sessions', { n: g.targets.length }) : (g.detail || '')),
+          h('td', { class: 'mono' }, list(g.targets)),
+          h('td', { class: 'detail' }, g.targets.length > 1 ? t('audit.sessions', { n: g.targets.length }) : detail(g)),
           h('td', { class: 'mono muted' }, g.client || ''))))));
-    }).catch((e) => replace(body, h('div', { class: 'error' }, t('common.error', { msg: e.message }))));
+    }).catch((e) => replace(body, h('div', { class: 'error' }, t('common.error', { msg: errText(e) }))));
   }
   load();
 }
 
 function actionName(a) { return has(`audit.a.${a}`) ? t(`audit.a.${a}`) : a; }
+
+// detail shows a row's detail: the parts the server read from a detail it
+// wrote (fields), named in the user's language, or else the text as it is
+// (what a person typed: a hold's reason, an acknowledgement's comment).
+function detail(e) {
+  if (!e.fields) return e.detail || '';
+  // An empty window or interval 0 means "all": nothing to say.
+  const shown = e.fields.filter((f) => f.value !== '' && !(f.key === 'interval' && f.value === '0'));
+  // Spaces between the parts, so that a copied row reads as it looks.
+  return shown.flatMap((f, i) => [i > 0 && ' ', h('span', { class: 'field', 'data-key': f.key },
+    h('span', { class: 'muted' }, t('label', { k: has(`audit.f.${f.key}`) ? t(`audit.f.${f.key}`) : f.key })), fieldValue(f))]);
+}
+
+function fieldValue(f) {
+  switch (f.key) {
+    case 'bytes': case 'size': return fmtBytes(f.value);
+    case 'duration_s': return fmtDuration(Number(f.value));
+    case 'sha256': case 'session': return h('code', { title: f.value }, f.value.length > 12 ? `${f.value.slice(0, 12)}…` : f.value);
+    case 'end': {
+      const key = `audit.end.${f.value.replace(/ /g, '_')}`;
+      return has(key) ? t(key) : f.value;
+    }
+    default: return f.value;
+  }
+}
 
 // group folds the live-wall sessions one user started (or ended) within
 // sessionGroupMs of each other into one entry with all their windows.

@@ -1,6 +1,6 @@
-import { api, request, query } from '../api.js';
+import { api, request, query, errText } from '../api.js';
 import { h, replace } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, named, list, paren } from '../i18n.js';
 import { fmtDateTime, fmtDate, fmtDuration, fmtTime } from '../format.js';
 
 // Case review: search by case ID, the timeline beside the recording of the
@@ -34,7 +34,7 @@ export function mount(el, ctx) {
         h('tbody', {}, cs.map((c) => h('tr', {},
           h('td', {}, h('a', { href: `#/cases/${encodeURIComponent(c.case_id)}`, class: 'mono', 'data-case': c.case_id }, c.case_id)),
           h('td', {}, c.window),
-          h('td', {}, `${fmtDateTime(c.start)} – ${fmtTime(c.end)}（${fmtDuration((Date.parse(c.end) - Date.parse(c.start)) / 1000)}）`),
+          h('td', {}, `${fmtDateTime(c.start)} – ${fmtTime(c.end)}${paren(fmtDuration((Date.parse(c.end) - Date.parse(c.start)) / 1000))}`),
           h('td', { class: 'num' }, `${Math.round(c.recorded * 100)}%`)))))));
     return;
   }
@@ -54,7 +54,7 @@ export function mount(el, ctx) {
     player = clipPanel(video, c, role, (offsets) => renderTimeline(timeline, c, offsets));
   }).catch((e) => {
     if (e.status === 401) return;
-    replace(out, h('div', { class: 'card error', id: 'case-error' }, t('cases.notFound', { msg: e.message })));
+    replace(out, h('div', { class: 'card error', id: 'case-error' }, e.status === 404 ? errText(e) : t('common.error', { msg: errText(e) })));
   });
 
   function renderTimeline(box, c, offsets) {
@@ -64,12 +64,12 @@ export function mount(el, ctx) {
         h('div', {}, h('div', { class: 'muted small' }, t('cases.timeline')), h('h3', { class: 'mono', id: 'case-title' }, c.case_id)),
         h('span', { class: `chip state-${c.state}` }, t(stateKey))),
       h('dl', { class: 'facts' },
-        fact(t('cases.item'), c.item_name ? `${c.item_name}（${c.item}）` : (c.item || '—')),
+        fact(t('cases.item'), c.item_name ? `${named(c.item_name, c.item_name_en)}${paren(c.item)}` : (c.item || '—')),
         fact(t('cases.hall'), hallName || c.hall || '—'),
-        fact(t('cases.windows'), c.windows.join('、') || '—'),
+        fact(t('cases.windows'), list(c.windows) || '—'),
         fact(t('cases.accepted'), fmtDateTime(c.accepted_at)),
         // The deadline is the end of its last day: show that day.
-        fact(t('cases.deadline'), c.deadline ? `${fmtDate(Date.parse(c.deadline) - 1000)}（${t('cases.limit', { n: c.time_limit_days })}）` : '—'),
+        fact(t('cases.deadline'), c.deadline ? `${fmtDate(Date.parse(c.deadline) - 1000)}${paren(t('cases.limit', { n: c.time_limit_days }))}` : '—'),
         fact(t('cases.completed'), fmtDateTime(c.completed_at))),
       holdBox(c),
       h('ol', { class: 'timeline', id: 'case-timeline' }, c.events.map((e, i) => {
@@ -109,7 +109,7 @@ export function mount(el, ctx) {
         box.replaceWith(holdBox(c));
       } catch (e) {
         msg.className = 'form-msg error';
-        msg.textContent = t('common.error', { msg: e.message });
+        msg.textContent = t('common.error', { msg: errText(e) });
       }
     };
     return replace(box,
@@ -166,7 +166,7 @@ function clipPanel(box, c, role, onOffsets) {
     } catch (e) {
       if (e.status === 401) return;
       msg.className = 'form-msg error';
-      msg.textContent = e.status === 404 ? t('cases.noFootage', { msg: e.message }) : t('common.error', { msg: e.message });
+      msg.textContent = e.status === 404 ? errText(e) : t('common.error', { msg: errText(e) });
       play.disabled = false;
     }
   }

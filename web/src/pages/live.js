@@ -1,6 +1,7 @@
-import { api } from '../api.js';
-import { h, replace, debounce } from '../dom.js';
-import { t } from '../i18n.js';
+import { api, errText } from '../api.js';
+import { h, replace } from '../dom.js';
+import { t, named } from '../i18n.js';
+import { deptName } from '../site.js';
 import { fmtDuration } from '../format.js';
 import { WhepPlayer } from '../whep.js';
 
@@ -71,7 +72,7 @@ export function mount(el, ctx) {
           },
           h('span', { class: `dot ${cam}`, title: t(`cam.${camKey(cam)}`) }),
           h('span', { class: 'mono' }, w.id),
-          h('span', { class: 'tree-name muted' }, w.department || ''),
+          h('span', { class: 'tree-name muted' }, w.department ? deptName(w.department) : ''),
           live?.alerts?.count > 0 && h('span', { class: `badge ${live.alerts.worst || 'yellow'}` }, live.alerts.count)));
         }
         for (const child of byParent.get(hall.id) || []) kids.push(...node(child, depth + 1));
@@ -177,7 +178,7 @@ export function mount(el, ctx) {
     tile.player.setCameraOnline(cam === 'online' || cam === 'unknown');
     // "A01号窗口" says nothing the id does not: show a name only if it adds.
     const name = w?.name && !w.name.startsWith(id) ? w.name : '';
-    p.dept.textContent = [name, w?.department].filter(Boolean).join(' · ');
+    p.dept.textContent = [name, w?.department && deptName(w.department)].filter(Boolean).join(' · ');
     p.cam.className = `chip cam ${camKey(cam)}`;
     p.cam.textContent = t(`cam.${camKey(cam)}`);
     const n = w?.alerts?.count || 0;
@@ -208,7 +209,7 @@ export function mount(el, ctx) {
         h('span', { class: `chip ${sv.started ? 'green' : 'blue'}` }, t(sv.started ? 'live.serving' : 'live.called')),
         h('span', { class: 'ticket' }, sv.ticket),
         sv.case_id && h('span', { class: 'case mono', title: t('live.case') }, sv.case_id),
-        item && h('span', { class: 'sv-item', title: item.name }, item.name),
+        item && h('span', { class: 'sv-item', title: named(item.name, item.name_en) }, named(item.name, item.name_en)),
         secs !== null && h('span', { class: 'elapsed mono' }, fmtDuration(secs)));
     } else {
       const key = !q ? 'live.closed' : q.status === 'paused' ? 'live.paused' : q.status === 'closed' ? 'live.closed' : 'live.idle';
@@ -218,25 +219,29 @@ export function mount(el, ctx) {
     p.queue.hidden = !q;
   }
 
+  // The windows' state comes over SSE: a snapshot, then each window as
+  // it changes (queue, camera, alerts). EventSource reconnects by itself
+  // and the server starts again with a snapshot.
   let alive = true;
-  let pollTimer = null;
-  async function poll() {
-    clearTimeout(pollTimer);
-    try {
-      const { windows } = await api('/api/v1/windows');
-      st.windows = new Map(windows.map((w) => [w.id, w]));
+  let stream = null;
+  function follow() {
+    stream = new EventSource('/api/v1/windows/stream');
+    stream.addEventListener('windows', (e) => {
+      let msg;
+      try { msg = JSON.parse(e.data); } catch { return; }
+      if (msg.snapshot) st.windows = new Map();
+      for (const w of msg.windows || []) st.windows.set(w.id, w);
       note.hidden = true;
       renderTree();
-      for (const id of st.tiles.keys()) paint(id);
-    } catch (e) {
-      if (e.status === 401) return;
+      const ids = msg.snapshot ? [...st.tiles.keys()] : (msg.windows || []).map((w) => w.id);
+      for (const id of ids) paint(id);
+    });
+    stream.addEventListener('error', () => {
+      if (!alive) return;
       note.hidden = false;
       note.textContent = t('common.offline');
-    }
-    if (alive) pollTimer = setTimeout(poll, 2000);
+    });
   }
-  const pollSoon = debounce(poll, 300);
-  const unsub = ctx.state.feed ? ctx.state.feed.subscribe((ev) => ev.alert && pollSoon()) : () => {};
   const ticker = setInterval(() => { for (const id of st.tiles.keys()) paint(id); }, 1000);
 
   (async () => {
@@ -251,10 +256,10 @@ export function mount(el, ctx) {
         if (owner) st.hall = owner.id; else st.focus = '';
       }
       st.expanded.add(st.hall);
-      await poll();
       layout();
+      follow();
     } catch (e) {
-      if (e.status !== 401) replace(tree, h('div', { class: 'error' }, t('common.error', { msg: e.message })));
+      if (e.status !== 401) replace(tree, h('div', { class: 'error' }, t('common.error', { msg: errText(e) })));
     }
   })();
 
@@ -262,9 +267,8 @@ export function mount(el, ctx) {
   window.addEventListener('keydown', onKey);
   return () => {
     alive = false;
-    clearTimeout(pollTimer);
+    if (stream) stream.close();
     clearInterval(ticker);
-    unsub();
     window.removeEventListener('keydown', onKey);
     el.classList.remove('full');
     for (const tile of st.tiles.values()) tile.player.stop();

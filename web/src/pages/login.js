@@ -1,4 +1,4 @@
-import { api } from '../api.js';
+import { api, errText } from '../api.js';
 import { h, replace } from '../dom.js';
 import { t, setLang, lang } from '../i18n.js';
 
@@ -21,7 +21,7 @@ export function mount(el, ctx) {
         ctx.onLogin({ username: res.username || user.value.trim(), role: res.role, expires: res.expires });
       } catch (err) {
         msg.className = 'form-msg error';
-        msg.textContent = err.status === 401 ? t('login.bad') : t('login.failed', { msg: err.message });
+        msg.textContent = err.status === 401 ? t('login.bad') : t('login.failed', { msg: errText(err) });
         submit.disabled = false;
         submit.textContent = t('login.submit');
         pass.select();

@@ -1,6 +1,6 @@
-import { api, query } from '../api.js';
+import { api, query, errText } from '../api.js';
 import { h, replace, debounce } from '../dom.js';
-import { t, setLang, lang } from '../i18n.js';
+import { t, setLang, lang, named, list, paren } from '../i18n.js';
 import { fmtDate, fmtDateTime } from '../format.js';
 
 // The public face, no sign-in: case progress by case ID and the service
@@ -56,8 +56,8 @@ function caseLookup(main, id, ctx) {
         h('span', { class: 'step-dot' }, i + 1), h('div', {}, h('strong', {}, t(key)), note && h('div', { class: 'muted small' }, note))))),
       verdict,
       h('dl', { class: 'facts' }, [
-        [t('cases.item'), `${c.item?.name || ''}（${c.item?.code || ''}）`],
-        [t('pub.department'), c.item?.department || '—'],
+        [t('cases.item'), `${named(c.item?.name || '', c.item?.name_en)}${paren(c.item?.code || '')}`],
+        [t('pub.department'), named(c.item?.department, c.item?.department_en) || '—'],
         [t('pub.hall'), c.hall?.name || '—'],
         [t('pub.timeLimit'), c.item?.time_limit_days ? t('cases.limit', { n: c.item.time_limit_days }) : '—'],
         [t('cases.deadline'), fmtDate(c.deadline)],
@@ -65,34 +65,34 @@ function caseLookup(main, id, ctx) {
       ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))));
   }).catch((e) => {
     replace(out, h('div', { class: 'form-msg error', id: 'pub-case-error' },
-      e.status === 404 ? t('pub.notFound') : e.status === 429 ? t('pub.tooMany') : t('common.error', { msg: e.message })));
+      e.status === 404 ? t('pub.notFound') : e.status === 429 ? t('pub.tooMany') : t('common.error', { msg: errText(e) })));
   });
 }
 
 function items(main, code, ctx) {
   const q = h('input', { class: 'input', id: 'pub-item-q', placeholder: t('pub.search'), value: ctx.query.get('q') || '' });
   const dept = h('select', { class: 'input' }, h('option', { value: '' }, t('filter.all', { k: t('pub.department') })));
-  const list = h('div', { class: 'item-list', id: 'pub-items' });
+  const itemList = h('div', { class: 'item-list', id: 'pub-items' });
   const count = h('span', { class: 'muted' });
   let halls = new Map();
   replace(main, h('section', { class: 'public-card' },
     h('div', { class: 'page-head' }, h('h2', {}, t('pub.items')), h('span', { class: 'spacer' }), count),
-    h('div', { class: 'filters' }, q, dept), list));
+    h('div', { class: 'filters' }, q, dept), itemList));
   let depts = null;
   const load = async () => {
     try {
       const { items } = await api(`/api/v1/public/items${query({ q: q.value.trim(), department: dept.value })}`);
       if (!depts) {
-        depts = [...new Set(items.map((i) => i.department))].sort();
-        for (const d of depts) dept.append(h('option', { value: d }, d));
+        depts = new Map(items.map((i) => [i.department, named(i.department, i.department_en)]));
+        for (const [d, label] of [...depts].sort((a, b) => a[1].localeCompare(b[1]))) dept.append(h('option', { value: d }, label));
       }
       count.textContent = t('pub.itemsCount', { n: items.length });
-      if (!items.length) { replace(list, h('div', { class: 'empty' }, t('pub.noItems'))); return; }
-      replace(list, items.map((it) => itemCard(it, it.code === code, halls)));
-      const open = list.querySelector('.item.open');
+      if (!items.length) { replace(itemList, h('div', { class: 'empty' }, t('pub.noItems'))); return; }
+      replace(itemList, items.map((it) => itemCard(it, it.code === code, halls)));
+      const open = itemList.querySelector('.item.open');
       if (open) open.scrollIntoView({ block: 'start' });
     } catch (e) {
-      replace(list, h('div', { class: 'form-msg error' }, t('common.error', { msg: e.message })));
+      replace(itemList, h('div', { class: 'form-msg error' }, t('common.error', { msg: errText(e) })));
     }
   };
   q.addEventListener('input', debounce(load, 250));
@@ -110,8 +110,8 @@ function itemCard(it, open, halls) {
   const card = h('article', { class: ['item', open && 'open'], 'data-code': it.code },
     h('header', { class: 'item-head', onclick: () => card.classList.toggle('open') },
       h('span', { class: 'mono muted' }, it.code),
-      h('strong', { class: 'item-name' }, it.name),
-      h('span', { class: 'chip' }, it.department),
+      h('strong', { class: 'item-name' }, named(it.name, it.name_en)),
+      h('span', { class: 'chip' }, named(it.department, it.department_en)),
       h('span', { class: 'spacer' }),
       h('span', { class: 'chip blue' }, `${t('pub.timeLimit')} ${t('cases.limit', { n: it.time_limit_days })}`),
       h('span', { class: 'caret' }, '▸')),
@@ -119,9 +119,9 @@ function itemCard(it, open, halls) {
       h('dl', { class: 'facts' },
         h('dt', {}, t('pub.basis')), h('dd', {}, it.legal_basis || '—'),
         h('dt', {}, t('pub.fee')), h('dd', {}, it.fee || t('pub.free')),
-        h('dt', {}, t('pub.department')), h('dd', {}, it.department),
+        h('dt', {}, t('pub.department')), h('dd', {}, named(it.department, it.department_en)),
         h('dt', {}, t('pub.phone')), h('dd', {}, it.phone || '—'),
-        halls.size > 0 && [h('dt', {}, t('pub.halls')), h('dd', {}, (it.halls || []).map((x) => halls.get(x) || x).join('、') || '—')]),
+        halls.size > 0 && [h('dt', {}, t('pub.halls')), h('dd', {}, list((it.halls || []).map((x) => halls.get(x) || x)) || '—')]),
       h('div', { class: 'two-col' },
         h('div', {}, h('h4', {}, t('pub.materials')), it.materials?.length ? h('ul', {}, it.materials.map((m) => h('li', {}, m))) : h('p', { class: 'muted' }, t('common.none'))),
         h('div', {}, h('h4', {}, t('pub.steps')), it.steps?.length ? h('ol', {}, it.steps.map((s) => h('li', {}, s))) : h('p', { class: 'muted' }, t('common.none'))))));
