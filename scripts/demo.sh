@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-demo="$root/.demo"
-bin="$root/bin/sunlight"
+# DEMO_DIR, SUNLIGHT_BIN and the DEMO_*_PORT variables let a test run the
+# demo as it is, beside another demo or on free ports.
+demo="${DEMO_DIR:-$root/.demo}"
+bin="${SUNLIGHT_BIN:-$root/bin/sunlight}"
+http_port=${DEMO_HTTP_PORT:-8080}
+rtsp_port=${DEMO_RTSP_PORT:-8554}
 mkdir -p "$demo"
 
 # The demo config is the documented example (a city hall of 12 windows, a
@@ -13,7 +17,13 @@ mkdir -p "$demo"
 if [ ! -f "$demo/sunlight.yaml" ]; then
   # A demo keeps one day of recordings (18 cameras write ~8 GB an hour;
   # retention also deletes the oldest when the disk runs short).
-  sed 's/^  retention_days: 30 /  retention_days: 1  /' deploy/sunlight.example.yaml >"$demo/sunlight.yaml"
+  sed -e 's/^  retention_days: 30 /  retention_days: 1  /' \
+    -e "s/^listen: 127.0.0.1:8080/listen: 127.0.0.1:$http_port/" \
+    -e "s|rtsp://127.0.0.1:8554/|rtsp://127.0.0.1:$rtsp_port/|" \
+    -e "s/tcp_port: 19000 /tcp_port: ${DEMO_CLICKHOUSE_PORT:-19000} /" \
+    -e "s/http_port: 18123 /http_port: ${DEMO_CLICKHOUSE_HTTP_PORT:-18123} /" \
+    -e "s/udp_port: 8189 /udp_port: ${DEMO_WEBRTC_PORT:-8189} /" \
+    deploy/sunlight.example.yaml >"$demo/sunlight.yaml"
 fi
 if [ ! -f "$demo/users.yaml" ]; then
   for role in admin inspector manager auditor; do
@@ -42,9 +52,10 @@ trap stop EXIT
 backfill=()
 [ -f "$demo/.backfilled" ] || backfill=(--backfill 30d)
 "$bin" simulate --config "$demo/sunlight.yaml" --api-key demo-queue-key --always-open "${backfill[@]}" \
+  --rtsp-listen "127.0.0.1:$rtsp_port" \
   >"$demo/simulate.log" 2>&1 &
 pids+=($!)
-echo "demo: starting the simulated hall's cameras (log: .demo/simulate.log)"
+echo "demo: starting the simulated hall's cameras (log: $demo/simulate.log)"
 for i in $(seq 1 300); do
   grep -q 'cameras serving' "$demo/simulate.log" 2>/dev/null && break
   kill -0 "${pids[0]}" 2>/dev/null || { echo "demo: the simulator stopped:"; tail -20 "$demo/simulate.log"; exit 1; }
@@ -53,7 +64,7 @@ done
 
 "$bin" serve --config "$demo/sunlight.yaml" >"$demo/serve.log" 2>&1 &
 pids+=($!)
-echo "demo: starting the server and its ClickHouse (log: .demo/serve.log)"
+echo "demo: starting the server and its ClickHouse (log: $demo/serve.log)"
 for i in $(seq 1 120); do
   if curl -fsS "http://$listen/healthz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "demo: the server stopped:"; tail -20 "$demo/serve.log"; exit 1; fi
@@ -75,7 +86,7 @@ cat <<TXT
 
   Sunlight is running: http://$listen/
     health:   http://$listen/healthz
-    cameras:  rtsp://127.0.0.1:8554/window/A01 ... (one per window)
+    cameras:  rtsp://127.0.0.1:$rtsp_port/window/A01 ... (one per window)
 
   Demo logins (user / password):
     admin     / sunlight-admin
@@ -84,6 +95,7 @@ cat <<TXT
     auditor   / sunlight-auditor
 
   Event producer key: demo-queue-key   (X-API-Key for POST /api/v1/events)
-  Logs: .demo/serve.log, .demo/simulate.log      Ctrl-C stops everything.
+  Logs: $demo/serve.log, $demo/simulate.log
+  Ctrl-C stops everything.
 TXT
 wait "${pids[1]}"
