@@ -38,6 +38,11 @@ type Config struct {
 	AlignedCameras bool
 	// JoinEvery spaces the viewers' joins. Default 50 ms.
 	JoinEvery time.Duration
+	// LateJoins more viewers join during the measurement window, spread
+	// evenly over it, cameras in turn: each gets its GOP replay while the
+	// others watch, as an outside viewer joining a busy server does.
+	// Default: one per camera; negative: none.
+	LateJoins int
 	// Warmup runs the full load before the measurement. Default 3 s.
 	Warmup time.Duration
 	// Measure is the measurement window. Default 12 s.
@@ -76,6 +81,12 @@ func (c *Config) setDefaults() error {
 	if c.JoinEvery == 0 {
 		c.JoinEvery = 50 * time.Millisecond
 	}
+	switch {
+	case c.LateJoins == 0:
+		c.LateJoins = c.Cameras
+	case c.LateJoins < 0:
+		c.LateJoins = 0
+	}
 	if c.Warmup == 0 {
 		c.Warmup = 3 * time.Second
 	}
@@ -91,7 +102,10 @@ func (c *Config) setDefaults() error {
 // Result is what one run measured. Durations are over the measurement
 // window unless said otherwise.
 type Result struct {
-	Cameras, Viewers int
+	// Viewers joined before the window; LateJoins more during it.
+	Cameras, Viewers, LateJoins int
+	// ViewerSeconds is the viewers' time in the window, each from its join.
+	ViewerSeconds float64
 	Aligned          bool // the cameras were in phase (Config.AlignedCameras)
 	Window           time.Duration
 	// CPU time (user and system) of the three processes.
@@ -115,13 +129,13 @@ type Result struct {
 // ServerCPUPerViewerSecond is the server's CPU per viewer per second of
 // video, in ms: the cost of a camera-viewer, ingest included.
 func (r *Result) ServerCPUPerViewerSecond() float64 {
-	return ms(r.ServerCPU) / (float64(r.Viewers) * r.Window.Seconds())
+	return ms(r.ServerCPU) / r.ViewerSeconds
 }
 
 // LoadgenCPUPerViewerSecond is the viewers' process's CPU per viewer per
 // second, in ms.
 func (r *Result) LoadgenCPUPerViewerSecond() float64 {
-	return ms(r.ViewersCPU) / (float64(r.Viewers) * r.Window.Seconds())
+	return ms(r.ViewersCPU) / r.ViewerSeconds
 }
 
 // CamerasCPUPerCameraSecond is the cameras' process's CPU per camera per
@@ -139,13 +153,15 @@ func (r *Result) String() string {
 	}
 	return fmt.Sprintf("%dx%d%s: server %.2f ms CPU/viewer-s (%.0f ms/s), latency p50 %.2f ms p99 %.2f ms max %.2f ms "+
 		"(ingest p50 %.2f p99 %.2f; relay p50 %.1f p99 %.1f), first IDR p50 %.0f ms p95 %.0f ms max %.0f ms "+
-		"(connect p50 %.0f ms), frames %d/%d lost %d (broken %d, lost packets %d, tail unknown %d), "+
+		"(connect p50 %.0f ms p95 %.0f ms), live frames %d/%d lost %d (broken %d, lost packets %d, tail unknown %d), "+
+		"replay frames lost %d of %d (%d late joins; catch-up p95 %.0f ms max %.0f ms), burst in 10 ms p50 %.0f KB max %.0f KB, "+
 		"drops %d, server GCs %d, viewers %.2f ms CPU/viewer-s, cameras %.2f ms CPU/camera-s",
 		r.Cameras, r.Viewers/max(r.Cameras, 1), aligned, r.ServerCPUPerViewerSecond(), ms(r.ServerCPU)/r.Window.Seconds(),
 		rep.Latency.P50, rep.Latency.P99, rep.Latency.Max,
 		r.IngestLatency.P50, r.IngestLatency.P99, ms(r.RelayP50), ms(r.RelayP99),
-		rep.FirstIDR.P50, rep.FirstIDR.P95, rep.FirstIDR.Max, rep.Connect.P50,
+		rep.FirstIDR.P50, rep.FirstIDR.P95, rep.FirstIDR.Max, rep.Connect.P50, rep.Connect.P95,
 		rep.Received, rep.Expected, rep.Lost, rep.Broken, rep.LostPackets, rep.TailUnknown,
+		rep.ReplayLost, rep.ReplayExpected, r.LateJoins, rep.CatchUp.P95, rep.CatchUp.Max, rep.BurstKB.P50, rep.BurstKB.Max,
 		r.StreamDrops, r.ServerGCs, r.LoadgenCPUPerViewerSecond(), r.CamerasCPUPerCameraSecond())
 }
 
@@ -167,7 +183,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer func() { _ = cams.stop(10 * time.Second) }()
 
-	srv, err := startServer(urls, cfg.ViewersPerCamera, cfg.Logger)
+	// Room for the late joiners (one camera may get several of them).
+	lateMax := (cfg.LateJoins + cfg.Cameras - 1) / cfg.Cameras
+	srv, err := startServer(urls, cfg.ViewersPerCamera+lateMax, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +197,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	views, err := startChild(cfg.Child, roleViewers, viewersConfig{
 		WHEP: srv.whepURL(), Cameras: windows, PerCamera: cfg.ViewersPerCamera,
 		JoinEvery: cfg.JoinEvery, ReadyTimeout: 30 * time.Second, Grace: whepclient.HoleTimeout + 500*time.Millisecond,
+		LateJoins: cfg.LateJoins, LateAfter: cfg.Warmup, LateEvery: cfg.Measure / time.Duration(cfg.LateJoins+1),
 	})
 	if err != nil {
 		return nil, err
@@ -231,7 +250,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	res := &Result{
-		Cameras: cfg.Cameras, Viewers: cfg.Cameras * cfg.ViewersPerCamera, Aligned: cfg.AlignedCameras,
+		Cameras: cfg.Cameras, Viewers: cfg.Cameras * cfg.ViewersPerCamera, LateJoins: cfg.LateJoins, Aligned: cfg.AlignedCameras,
 		Window:    t1.Sub(t0),
 		ServerCPU: s1 - s0, ViewersCPU: v1 - v0, CamerasCPU: c1 - c0,
 		IngestLatency: srv.ingest.quantiles(),
@@ -258,8 +277,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := views.stop(30 * time.Second); err != nil {
 		return nil, err
 	}
-	if n := len(res.Report.Viewers); n != res.Viewers {
-		return nil, fmt.Errorf("viewers: %d reported, want %d", n, res.Viewers)
+	if n := len(res.Report.Viewers); n != res.Viewers+res.LateJoins {
+		return nil, fmt.Errorf("viewers: %d reported, want %d", n, res.Viewers+res.LateJoins)
+	}
+	for _, v := range res.Report.Viewers {
+		res.ViewerSeconds += max(0, time.Duration(t1.UnixNano()-max(t0.UnixNano(), v.JoinedNs)).Seconds())
 	}
 	return res, nil
 }

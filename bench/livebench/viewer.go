@@ -33,6 +33,38 @@ type viewer struct {
 	firstWasIDR bool  // the first complete frame was an IDR
 	replayed    uint64
 	broken      uint64
+	burst       burstMeter
+}
+
+// catchUp is how long after its connection a viewer's live frames are its
+// catch-up: sent while the GOP replay was being paced to it, they queue
+// behind it. Their latency is reported apart (CatchUpMaxMs) from the
+// settled stream's.
+const catchUp = time.Second
+
+// burstWindow is the span over which burstMeter sums arrivals: a client
+// busy for that long (a GC pause, a loaded core) must hold in its socket
+// buffer what arrived meanwhile, and a default buffer holds ~208 KB.
+const burstWindow = 10 * time.Millisecond
+
+// burstMeter keeps the most bytes that arrived within any burstWindow.
+type burstMeter struct {
+	at    []int64 // arrival (ns) and size of the packets in the window
+	sizes []int
+	sum   int
+	max   int
+}
+
+func (b *burstMeter) add(now int64, size int) {
+	b.at, b.sizes = append(b.at, now), append(b.sizes, size)
+	b.sum += size
+	i := 0
+	for i < len(b.at) && now-b.at[i] > int64(burstWindow) {
+		b.sum -= b.sizes[i]
+		i++
+	}
+	b.at, b.sizes = b.at[i:], b.sizes[i:]
+	b.max = max(b.max, b.sum)
 }
 
 // loopbackInterfaces returns the names of the loopback interfaces.
@@ -60,9 +92,11 @@ func dialViewer(ctx context.Context, client *http.Client, whepURL, camera string
 		HTTPClient: client,
 		Interfaces: interfaces,
 		OnPacket: func(p *rtp.Packet, gap bool) {
-			asm.process(p, gap, time.Now())
+			now := time.Now()
+			asm.process(p, gap, now)
 			v.mu.Lock()
 			v.broken = asm.broken
+			v.burst.add(now.UnixNano(), len(p.Payload)+12)
 			v.mu.Unlock()
 		},
 	})
@@ -103,11 +137,27 @@ type viewerReport struct {
 	ConnectMs   float64 `json:"connect_ms"`
 	FirstIDRMs  float64 `json:"first_idr_ms"`
 	FirstWasIDR bool    `json:"first_was_idr"`
-	// Frames of the measurement window: sent by the camera (from the
-	// frame counters around the window), received whole, and lost.
+	// JoinedNs is the POST (Unix ns): a viewer that joined during the
+	// window watched only from then.
+	JoinedNs int64 `json:"joined_ns"`
+	// Live frames of the measurement window: sent by the camera (from the
+	// frame counters around the window) after this viewer's connection
+	// was up, received whole, and lost.
 	Expected int `json:"expected"`
 	Received int `json:"received"`
 	Lost     int `json:"lost"`
+	// The GOP replay at join: the frames the camera had sent before the
+	// connection was up, from the first one received (the IDR, unless it
+	// was lost: FirstWasIDR) to the last; their age is not latency.
+	ReplayExpected int `json:"replay_expected"`
+	ReplayReceived int `json:"replay_received"`
+	ReplayLost     int `json:"replay_lost"`
+	// CatchUpMaxMs is the latest of the live frames sent within catchUp
+	// of the connection (queued behind the replay), which are not in the
+	// latency figures.
+	CatchUpMaxMs float64 `json:"catch_up_max_ms"`
+	// BurstKB is the most that arrived within 10 ms (burstWindow), in KB.
+	BurstKB float64 `json:"burst_kb"`
 	// TailUnknown: no frame sent after the window arrived, so frames lost
 	// at its very end could not be counted.
 	TailUnknown bool           `json:"tail_unknown,omitempty"`
@@ -128,14 +178,34 @@ func (v *viewer) window(t0, t1 int64) (viewerReport, []time.Duration) {
 	if v.firstIDR != 0 {
 		r.FirstIDRMs = ms(time.Duration(v.firstIDR - v.c.Posted.UnixNano()))
 	}
+	r.JoinedNs = v.c.Posted.UnixNano()
+	r.BurstKB = float64(v.burst.max) / 1024
 	if len(v.frames) == 0 {
 		return r, nil
 	}
-	// The window's frame counters: after the last frame sent before t0,
-	// up to the first frame sent at or after t1.
-	lo, hi := v.frames[0].Seq, v.frames[len(v.frames)-1].Seq
+	// The replay: the frames sent before the connection was up.
+	up := v.c.Connected().UnixNano()
+	if up <= 0 {
+		up = r.JoinedNs
+	}
+	live := 0
+	for live < len(v.frames) && v.frames[live].Sent < up {
+		live++
+	}
+	if live > 0 {
+		r.ReplayReceived = live
+		r.ReplayExpected = int(v.frames[live-1].Seq - v.frames[0].Seq + 1)
+		r.ReplayLost = r.ReplayExpected - r.ReplayReceived
+	}
+	frames := v.frames[live:]
+	if len(frames) == 0 {
+		return r, nil
+	}
+	// The window's frame counters: after the last frame sent before t0
+	// (or the replay's last), up to the first frame sent at or after t1.
+	lo, hi := frames[0].Seq, frames[len(frames)-1].Seq
 	r.TailUnknown = true
-	for _, f := range v.frames {
+	for _, f := range frames {
 		if f.Sent < t0 {
 			lo = f.Seq + 1
 		}
@@ -149,10 +219,15 @@ func (v *viewer) window(t0, t1 int64) (viewerReport, []time.Duration) {
 		return r, nil
 	}
 	var lat []time.Duration
-	for _, f := range v.frames {
+	for _, f := range frames {
 		if f.Seq >= lo && f.Seq <= hi {
 			r.Received++
-			lat = append(lat, time.Duration(f.Arrived-f.Sent))
+			d := time.Duration(f.Arrived - f.Sent)
+			if f.Sent < up+int64(catchUp) {
+				r.CatchUpMaxMs = max(r.CatchUpMaxMs, ms(d))
+				continue
+			}
+			lat = append(lat, d)
 		}
 	}
 	r.Expected = int(hi - lo + 1)

@@ -28,6 +28,14 @@ type viewersConfig struct {
 	ReadyTimeout time.Duration `json:"ready_timeout"`
 	// Grace is how long after the window the last frames may take.
 	Grace time.Duration `json:"grace"`
+	// LateJoins viewers join after the others are ready: one every
+	// LateEvery from LateAfter after "ready" on (the first at LateAfter +
+	// LateEvery), cameras in turn.
+	// Each gets its GOP replay while the others watch, as in a hall where
+	// inspectors come and go.
+	LateJoins int           `json:"late_joins"`
+	LateAfter time.Duration `json:"late_after"`
+	LateEvery time.Duration `json:"late_every"`
 }
 
 // viewersReady is the viewers' "ready" message.
@@ -38,7 +46,8 @@ type viewersReady struct {
 // viewersReport is the viewers' "report" message.
 type viewersReport struct {
 	Viewers []viewerReport `json:"viewers"`
-	// Latency is arrival − send time of the window's frames, all viewers.
+	// Latency is arrival − send time of the window's live frames, all
+	// viewers, but for each viewer's first second (CatchUp).
 	Latency quantiles `json:"latency_ms"`
 	// FirstIDR is the time from a viewer's POST to its first complete IDR;
 	// Connect to its peer connected.
@@ -49,6 +58,15 @@ type viewersReport struct {
 	Received    int `json:"received"`
 	Lost        int `json:"lost"`
 	TailUnknown int `json:"tail_unknown"`
+	// The GOP replays at join, all viewers.
+	ReplayExpected int `json:"replay_expected"`
+	ReplayLost     int `json:"replay_lost"`
+	// LateJoins viewers joined during the window.
+	LateJoins int `json:"late_joins"`
+	// CatchUp is over the viewers' latest catch-up frame (see catchUp).
+	CatchUp quantiles `json:"catch_up_ms"`
+	// BurstKB is over the viewers' most bytes within 10 ms.
+	BurstKB quantiles `json:"burst_kb"`
 	// FirstNotIDR counts viewers whose first complete frame was no IDR.
 	FirstNotIDR int    `json:"first_not_idr"`
 	Broken      uint64 `json:"broken"`
@@ -90,7 +108,7 @@ func runViewers(raw string) int {
 		return 2
 	}
 	viewers, err := joinViewers(context.Background(), cfg)
-	defer closeViewers(viewers)
+	defer func() { closeViewers(viewers) }()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "livebench viewers:", err)
 		return 1
@@ -108,6 +126,8 @@ func runViewers(raw string) int {
 		}
 	}
 	send("ready", viewersReady{Viewers: len(viewers)})
+	all := &viewerSet{list: viewers}
+	late := all.joinLate(cfg)
 
 	var t0, t1 int64
 	sc := bufio.NewScanner(os.Stdin)
@@ -120,7 +140,15 @@ func runViewers(raw string) int {
 		return 1 // the parent is gone
 	}
 	time.Sleep(time.Until(time.Unix(0, t1).Add(cfg.Grace)))
-	send("report", report(viewers, t0, t1))
+	err = late.wait()
+	viewers = all.get()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "livebench viewers: a late viewer:", err)
+		return 1
+	}
+	rep := report(viewers, t0, t1)
+	rep.LateJoins = cfg.LateJoins
+	send("report", rep)
 	if f := os.Getenv(envTrace); f != "" {
 		if err := writeTrace(f, viewers, t0); err != nil {
 			fmt.Fprintln(os.Stderr, "livebench viewers: trace:", err)
@@ -187,6 +215,51 @@ func joinViewers(ctx context.Context, cfg viewersConfig) ([]*viewer, error) {
 	return viewers, errors.Join(errs...)
 }
 
+// viewerSet is the viewers, late joiners included.
+type viewerSet struct {
+	mu   sync.Mutex
+	list []*viewer
+}
+
+func (s *viewerSet) get() []*viewer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.list)
+}
+
+// lateJoins is the late joiners' progress.
+type lateJoins struct {
+	done chan struct{}
+	err  error
+}
+
+func (l *lateJoins) wait() error { <-l.done; return l.err }
+
+// joinLate joins cfg.LateJoins viewers in the background (see
+// viewersConfig).
+func (s *viewerSet) joinLate(cfg viewersConfig) *lateJoins {
+	l := &lateJoins{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		client := &http.Client{Timeout: 30 * time.Second}
+		interfaces := loopbackInterfaces()
+		time.Sleep(cfg.LateAfter)
+		for i := range cfg.LateJoins {
+			time.Sleep(cfg.LateEvery)
+			cam := cfg.Cameras[i%len(cfg.Cameras)]
+			v, err := dialViewer(context.Background(), client, viewerURL(cfg.WHEP, cam), cam, interfaces)
+			if err != nil {
+				l.err = errors.Join(l.err, err)
+				continue
+			}
+			s.mu.Lock()
+			s.list = append(s.list, v)
+			s.mu.Unlock()
+		}
+	}()
+	return l
+}
+
 // closeViewers ends every session (WHEP DELETE) and peer, all at once.
 func closeViewers(viewers []*viewer) {
 	var wg sync.WaitGroup
@@ -201,6 +274,7 @@ func report(viewers []*viewer, t0, t1 int64) viewersReport {
 	var (
 		rep                 viewersReport
 		lat, first, connect []float64
+		bursts, catchUps    []float64
 	)
 	for _, v := range viewers {
 		r, l := v.window(t0, t1)
@@ -213,6 +287,12 @@ func report(viewers []*viewer, t0, t1 int64) viewersReport {
 		rep.Expected += r.Expected
 		rep.Received += r.Received
 		rep.Lost += r.Lost
+		rep.ReplayExpected += r.ReplayExpected
+		rep.ReplayLost += r.ReplayLost
+		bursts = append(bursts, r.BurstKB)
+		if r.CatchUpMaxMs > 0 {
+			catchUps = append(catchUps, r.CatchUpMaxMs)
+		}
 		if r.TailUnknown {
 			rep.TailUnknown++
 		}
@@ -228,5 +308,7 @@ func report(viewers []*viewer, t0, t1 int64) viewersReport {
 	rep.Latency = quantilesOf(lat)
 	rep.FirstIDR = quantilesOf(first)
 	rep.Connect = quantilesOf(connect)
+	rep.BurstKB = quantilesOf(bursts)
+	rep.CatchUp = quantilesOf(catchUps)
 	return rep
 }
