@@ -1,6 +1,9 @@
 package streaming
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // replayChunk is how many frames of a GOP replay a fanout writes to one
 // viewer before serving the others: a viewer starting (or asking for a
@@ -64,21 +67,34 @@ func (f *fanout) remove(ss *session) {
 // one delivery or one replay chunk per session per round) until none has
 // anything more.
 func (f *fanout) run() {
+	// paced wakes the loop when a session held back by its pacer may
+	// write again (no new frame may come meanwhile to wake it).
+	paced := time.NewTimer(time.Hour)
+	paced.Stop()
+	defer paced.Stop()
 	for {
 		select {
 		case <-f.quit:
 			return
 		case <-f.notify:
+		case <-paced.C:
 		}
+		var wake time.Duration
 		for busy := true; busy; {
-			busy = false
+			busy, wake = false, 0
+			now := time.Now()
 			f.mu.Lock()
 			for _, ss := range f.sessions {
-				if ss.step() {
-					busy = true
+				wrote, wait := ss.step(now)
+				busy = busy || wrote
+				if wait > 0 && (wake == 0 || wait < wake) {
+					wake = wait
 				}
 			}
 			f.mu.Unlock()
+		}
+		if wake > 0 {
+			paced.Reset(wake)
 		}
 	}
 }

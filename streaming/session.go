@@ -69,6 +69,7 @@ type session struct {
 
 	// Used by the fanout goroutine only (by send before it hands over).
 	rd         *Reader
+	pace       pacer    // see pace.go
 	pending    []*Frame // the rest of a GOP replay being written
 	pendStart  int64    // the timestamp of the replay's first frame
 	pendDone   int      // frames of pending written
@@ -311,14 +312,18 @@ func (ss *session) send(connected chan struct{}) {
 }
 
 // step writes the next delivery of the session's reader, or the next
-// chunk of a GOP replay, if there is one; it tells whether it wrote. It
+// chunk of a GOP replay, if there is one; it tells whether it wrote, and
+// when the session's pacer holds it back, how long until it may write. It
 // runs on the fanout's goroutine.
-func (ss *session) step() bool {
+func (ss *session) step(now time.Time) (bool, time.Duration) {
 	if ss.dead || ss.ctx.Err() != nil {
-		return false
+		return false, 0
+	}
+	if ok, wait := ss.pace.allow(now); !ok {
+		return false, wait
 	}
 	if len(ss.pending) > 0 {
-		return ss.writeReplay()
+		return ss.writeReplay(now), 0
 	}
 	d, ok, err := ss.rd.tryNext()
 	if err != nil {
@@ -330,10 +335,10 @@ func (ss *session) step() bool {
 		default:
 			ss.end(EndStreamClosed)
 		}
-		return false
+		return false, 0
 	}
 	if !ok {
-		return false
+		return false, 0
 	}
 	if d.Replay {
 		// A replay's frames are the stream's GOP slice, whose elements
@@ -345,26 +350,33 @@ func (ss *session) step() bool {
 			start = ss.vLast + 1 // a replay after frames already sent
 		}
 		ss.pending, ss.pendStart, ss.pendDone = frames, start, 0
-		return ss.writeReplay()
+		ss.pace.setRate(frames, now)
+		return ss.writeReplay(now), 0
 	}
 	if err := ss.writeLive(d.Frames[0]); err != nil {
 		ss.dead = true
 		ss.end(EndSendError)
 	}
-	return true
+	ss.pace.spend(d.Frames[0])
+	return true, 0
 }
 
 // writeReplay writes the next chunk of a GOP replay. Timestamps: see the
 // session doc.
-func (ss *session) writeReplay() bool {
+func (ss *session) writeReplay(now time.Time) bool {
 	frames := ss.pending
 	end := min(ss.pendDone+replayChunk, len(frames))
 	for i := ss.pendDone; i < end; i++ {
+		if ok, _ := ss.pace.allow(now); !ok {
+			end = i
+			break
+		}
 		if err := ss.writeVideo(frames[i], ss.pendStart+int64(i)); err != nil {
 			ss.pending, ss.dead = nil, true
 			ss.end(EndSendError)
 			return true
 		}
+		ss.pace.spend(frames[i])
 	}
 	ss.framesSent.Add(uint64(end - ss.pendDone))
 	ss.pendDone = end
