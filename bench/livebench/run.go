@@ -106,8 +106,8 @@ type Result struct {
 	Cameras, Viewers, LateJoins int
 	// ViewerSeconds is the viewers' time in the window, each from its join.
 	ViewerSeconds float64
-	Aligned          bool // the cameras were in phase (Config.AlignedCameras)
-	Window           time.Duration
+	Aligned       bool // the cameras were in phase (Config.AlignedCameras)
+	Window        time.Duration
 	// CPU time (user and system) of the three processes.
 	ServerCPU, ViewersCPU, CamerasCPU time.Duration
 	// The viewers' report: latency (arrival − SEI send time: RTSP
