@@ -79,8 +79,10 @@ type WebRTCServer struct {
 	// Interfaces, when set, limits the local addresses announced to those
 	// of these network interfaces (say, not a container bridge that no
 	// viewer can reach: every candidate a browser cannot reach slows its
-	// connection). Default: every interface that is up. Loopback addresses
-	// are announced only when there is no other.
+	// connection), loopback's included when a loopback interface is
+	// listed (viewers on this machine). Default: every interface that is
+	// up but loopback, whose addresses are announced only when there is
+	// no other.
 	Interfaces []string
 	// ICEServers (STUN/TURN) are used by the server's ICE agents. Default
 	// none, which is right when PublicIPs or the LAN make the server
@@ -186,7 +188,7 @@ func (s *WebRTCServer) Initialize() error {
 	s.sessions = make(map[string]*session)
 	s.perStream = make(map[string]int)
 	s.fanouts = make(map[*Stream]*fanout)
-	s.logger.Info("WebRTC listening", "udp_port", s.port, "public_ips", s.PublicIPs)
+	s.logger.Info("WebRTC listening", "udp_port", s.port, "public_ips", s.PublicIPs, "interfaces", s.Interfaces)
 	return nil
 }
 

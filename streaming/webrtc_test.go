@@ -467,6 +467,7 @@ func TestAnnouncedAddresses(t *testing.T) {
 		{"loopback alone stays", []net.Addr{lo}, nil, []net.Addr{lo}},
 		{"interfaces filter", []net.Addr{lo, lan, bridge}, map[string]bool{"192.168.1.5": true}, []net.Addr{lan}},
 		{"filter leaves nothing", []net.Addr{lo, lan}, map[string]bool{"10.0.0.1": true}, nil},
+		{"loopback listed stays", []net.Addr{lo, lan, bridge}, map[string]bool{"127.0.0.1": true, "192.168.1.5": true}, []net.Addr{lo, lan}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,7 @@ func startLive(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger,
 	l.webrtc = &streaming.WebRTCServer{
 		UDPPort:             cfg.WebRTC.UDPPort,
 		PublicIPs:           cfg.WebRTC.PublicIPs,
+		Interfaces:          cfg.WebRTC.Interfaces,
 		ICEServers:          ice,
 		MaxViewersPerStream: cfg.WebRTC.MaxViewersPerWindow,
 		Streams:             l.streams,

@@ -76,6 +76,10 @@ type WebRTC struct {
 	UDPPort int `yaml:"udp_port"`
 	// PublicIPs are announced as host candidates (for NAT). Default none.
 	PublicIPs []string `yaml:"public_ips"`
+	// Interfaces names the network interfaces whose addresses are
+	// announced (loopback too when listed). Default: every interface's
+	// addresses but loopback's.
+	Interfaces []string `yaml:"interfaces"`
 	// ICEServers are given to browsers and used by the server. Default none.
 	ICEServers []ICEServer `yaml:"ice_servers"`
 	// MaxViewersPerWindow bounds live sessions per window. Default 16.

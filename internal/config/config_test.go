@@ -96,6 +96,7 @@ func TestValidationErrors(t *testing.T) {
 		{"session ttl not a duration", [2]string{"  users_file: ./users.yaml", "  users_file: ./users.yaml\n  session_ttl: soon"}, `line 7: "soon" is not a duration`},
 		{"bad holiday", [2]string{"\nitems:\n", "\ncalendar:\n  holidays: [2026-13-01]\nitems:\n"}, `calendar.holidays[0]: "2026-13-01" is not a date`},
 		{"bad public ip", [2]string{"\nitems:\n", "\nwebrtc:\n  public_ips: [not-an-ip]\nitems:\n"}, `webrtc.public_ips[0]: "not-an-ip" is not an IP address`},
+		{"unknown interface", [2]string{"\nitems:\n", "\nwebrtc:\n  interfaces: [lo, nosuch0]\nitems:\n"}, `webrtc.interfaces[1]: no network interface "nosuch0" on this machine`},
 		{"bad clickhouse addr", [2]string{"addr: []", "addr: [clickhouse]"}, `clickhouse.addr[0]: "clickhouse" is not host:port`},
 		{"unknown department", [2]string{"\nitems:\n", "\ndepartments:\n  - name: 市场监督局\n    name_en: Market Supervision\nitems:\n"},
 			`departments[0].name: no window or item has department "市场监督局"`},

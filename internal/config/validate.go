@@ -60,6 +60,11 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("webrtc.public_ips[%d]", i), "%q is not an IP address", ip)
 		}
 	}
+	for i, name := range c.WebRTC.Interfaces {
+		if _, err := net.InterfaceByName(name); err != nil {
+			bad(fmt.Sprintf("webrtc.interfaces[%d]", i), "no network interface %q on this machine", name)
+		}
+	}
 	for i, s := range c.WebRTC.ICEServers {
 		key := fmt.Sprintf("webrtc.ice_servers[%d].urls", i)
 		if len(s.URLs) == 0 {
