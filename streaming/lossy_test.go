@@ -111,6 +111,17 @@ loop:
 	}
 	t.Logf("dropped %d packets, got %d access units", proxy.dropped.Load(), n)
 	require.Positive(t, proxy.dropped.Load())
+	// The session counted the repair: NACKs, the packets asked for and
+	// resent, all of them while the history holds them.
+	sessions := srv.Sessions()
+	require.Len(t, sessions, 1)
+	st := sessions[0]
+	t.Logf("session: %d NACKs for %d packets, %d retransmitted, %d unrepaired", st.NACKs, st.NACKedPackets, st.Retransmitted, st.Unrepaired)
+	require.Positive(t, st.NACKs)
+	require.GreaterOrEqual(t, st.NACKedPackets, st.NACKs)
+	require.Positive(t, st.Retransmitted)
+	require.GreaterOrEqual(t, st.Retransmitted+3, uint64(proxy.dropped.Load()), "every packet lost but the last few is resent")
+	require.Zero(t, st.Unrepaired)
 	require.Greater(t, n, 50, "the replayed GOP and 2.5 s of live video, all complete")
 	require.Empty(t, mediacheck.DecodeErrors(t, all.Bytes()))
 }

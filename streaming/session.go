@@ -60,6 +60,7 @@ type session struct {
 
 	reader     atomic.Pointer[Reader] // set by send once connected
 	keyReqs    atomic.Uint64          // PLI and FIR received
+	repair     repairStats            // NACKs and resends
 	connected  atomic.Int64           // ns from created to connected; 0 before
 	firstFrame atomic.Int64           // ns from created to the first frames sent; 0 before
 	framesSent atomic.Uint64
@@ -95,6 +96,10 @@ func (ss *session) stats() SessionStats {
 		LatencyP50:       ss.latency.quantile(0.50),
 		LatencyP99:       ss.latency.quantile(0.99),
 	}
+	st.NACKs, st.NACKedPackets, st.Retransmitted = ss.repair.nacks.Load(), ss.repair.asked.Load(), ss.repair.resent.Load()
+	if st.NACKedPackets > st.Retransmitted {
+		st.Unrepaired = st.NACKedPackets - st.Retransmitted
+	}
 	if r := ss.reader.Load(); r != nil {
 		rs := r.Stats()
 		st.Drops, st.Replays = rs.Drops, rs.Replays
@@ -105,7 +110,7 @@ func (ss *session) stats() SessionStats {
 // negotiate creates the peer and answers the offer; the answer holds all
 // candidates.
 func (ss *session) negotiate(ctx context.Context, plan offerPlan, offerSDP string) (string, error) {
-	api, err := ss.server.api(plan)
+	api, err := ss.server.api(plan, &ss.repair)
 	if err != nil {
 		return "", fmt.Errorf("webrtc: %w", err)
 	}
@@ -218,7 +223,8 @@ func (ss *session) run() {
 		stats = r.Stats()
 	}
 	ss.logger.Info("session ended", "reason", reason, "duration", time.Since(ss.created).Round(time.Millisecond),
-		"frames", stats.Delivered, "drops", stats.Drops, "replays", stats.Replays, "keyframe_requests", ss.keyReqs.Load())
+		"frames", stats.Delivered, "drops", stats.Drops, "replays", stats.Replays, "keyframe_requests", ss.keyReqs.Load(),
+		"nacks", ss.repair.nacks.Load(), "nacked_packets", ss.repair.asked.Load(), "retransmitted", ss.repair.resent.Load())
 	close(ss.done)
 	ss.server.release(ss)
 	if cb := ss.server.OnSessionEnd; cb != nil {

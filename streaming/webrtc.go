@@ -323,7 +323,7 @@ func (s *WebRTCServer) release(ss *session) {
 
 // api builds the pion API of one session: its codecs are the ones picked
 // from its offer.
-func (s *WebRTCServer) api(plan offerPlan) (*webrtc.API, error) {
+func (s *WebRTCServer) api(plan offerPlan, repair *repairStats) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(plan.video.parameters(webrtc.RTPCodecTypeVideo), webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, fmt.Errorf("register video codec: %w", err)
@@ -338,6 +338,9 @@ func (s *WebRTCServer) api(plan offerPlan) (*webrtc.API, error) {
 	// shared payloads: see viewerTrack) and sender reports. No TWCC: we do
 	// not adapt the bitrate, and its header extension costs on every packet.
 	reg := &interceptor.Registry{}
+	// First, so that it sits between the responder and the network and
+	// sees its resends.
+	reg.Add(repairCounterFactory{stats: repair})
 	resp, err := nack.NewResponderInterceptor(nack.DisableCopy(),
 		nack.WithResponderLoggerFactory(s.settings.LoggerFactory))
 	if err != nil {
@@ -374,6 +377,10 @@ type SessionStats struct {
 	// Replays counts GOP replays (the start and keyframe requests).
 	Replays          uint64
 	KeyframeRequests uint64
+	// Loss repair: NACKs received, the packets they asked for, packets
+	// resent; asked for but not resent (gone from the history) is
+	// Unrepaired.
+	NACKs, NACKedPackets, Retransmitted, Unrepaired uint64
 	// LatencyP50 and LatencyP99 are the time from the stream receiving a
 	// live frame to its last packet sent to this viewer (0.1 ms buckets).
 	LatencyP50, LatencyP99 time.Duration
