@@ -229,6 +229,7 @@ type whepClient struct {
 
 type clientOptions struct {
 	answerFilter func(string) string // rewrites the answer
+	rtx          bool                // offer RTX
 }
 
 // newClientPeer builds a browser-like receiving peer and its offer.
@@ -249,6 +250,7 @@ func dialWHEP(tb testing.TB, srv *WebRTCServer, streamID string, opts clientOpti
 			return answer, id, err
 		},
 		AnswerFilter: opts.answerFilter,
+		RTX:          opts.rtx,
 		Audio:        true,
 		OnAudio: func(p *rtp.Packet) {
 			select {

@@ -79,16 +79,30 @@ var candidateAddr = regexp.MustCompile(`(a=candidate:\S+ \d+ udp \d+ )\S+ \d+( t
 
 // TestWHEPLossRepairedByNACK loses every 25th media packet on the way to
 // the viewer: NACKs get them resent from the session's history (which
-// shares the stream's payloads) and the video decodes without an error.
+// shares the stream's payloads) and the video decodes without an error,
+// whether the viewer offers RTX (as browsers do) or not.
 func TestWHEPLossRepairedByNACK(t *testing.T) {
+	for _, rtx := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nack", true: "rtx-offered"}[rtx], func(t *testing.T) { testLossRepaired(t, rtx) })
+	}
+}
+
+func testLossRepaired(t *testing.T, rtx bool) {
 	stream, _ := liveStream(t, "w1", 1300*time.Millisecond, true)
 	srv, _ := testServer(t, stream)
 	proxy := newLossyProxy(t, srv.LocalUDPPort(), 25)
 
-	c, err := dialWHEP(t, srv, "w1", clientOptions{answerFilter: func(sdp string) string {
+	var answer string
+	c, err := dialWHEP(t, srv, "w1", clientOptions{rtx: rtx, answerFilter: func(sdp string) string {
+		answer = sdp
 		return candidateAddr.ReplaceAllString(sdp, fmt.Sprintf("${1}127.0.0.1 %d${2}", proxy.front.LocalAddr().(*net.UDPAddr).Port))
 	}})
 	require.NoError(t, err)
+	// pion's NACK responder sends RTX only when it copies every packet
+	// into its history (nack.DisableCopy ignores the RTX stream), which
+	// the session avoids: RTX is not answered, and resends come on the
+	// media stream, which browsers take as well.
+	require.NotContains(t, answer, "rtx/90000")
 
 	var all bytes.Buffer
 	n := 0

@@ -50,6 +50,9 @@ type Options struct {
 	// does; its packets go to OnAudio (dropped when it is nil).
 	Audio   bool
 	OnAudio func(*rtp.Packet)
+	// RTX offers RTX (RFC 4588) with every H.264 format, as browsers do:
+	// resends then come on a stream of their own, which pion unwraps.
+	RTX bool
 	// OnPacket, when set, gets the video packets in sequence order (see
 	// Reorderer) instead of the built-in access unit assembly; Units then
 	// stays empty. It runs on the track's reader goroutine.
@@ -103,6 +106,16 @@ func NewPeer(opts Options) (*webrtc.PeerConnection, string, error) {
 		}, webrtc.RTPCodecTypeVideo)
 		if err != nil {
 			return nil, "", err
+		}
+		if opts.RTX {
+			err := me.RegisterCodec(webrtc.RTPCodecParameters{
+				RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000,
+					SDPFmtpLine: fmt.Sprintf("apt=%d", c.pt)},
+				PayloadType: c.pt + 1,
+			}, webrtc.RTPCodecTypeVideo)
+			if err != nil {
+				return nil, "", err
+			}
 		}
 	}
 	kinds := []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}
