@@ -136,6 +136,8 @@ loop:
 	require.Positive(t, st.Retransmitted)
 	require.GreaterOrEqual(t, st.Retransmitted+3, uint64(proxy.dropped.Load()), "every packet lost but the last few is resent")
 	require.Zero(t, st.Unrepaired)
+	require.Equal(t, Repair{NACKs: st.NACKs, NACKedPackets: st.NACKedPackets, Retransmitted: st.Retransmitted},
+		srv.RepairTotals(), "the server's totals (for /metrics) hold the live session's")
 	require.Greater(t, n, 50, "the replayed GOP and 2.5 s of live video, all complete")
 	require.Empty(t, mediacheck.DecodeErrors(t, all.Bytes()))
 }

@@ -121,6 +121,35 @@ type WebRTCServer struct {
 	perStream map[string]int
 	fanouts   map[*Stream]*fanout // the writers of streams with connected sessions
 	closed    bool
+	ended     Repair // the loss repair of the sessions that ended
+}
+
+// Repair sums sessions' loss repair (see SessionStats).
+type Repair struct {
+	NACKs, NACKedPackets, Retransmitted, Unrepaired uint64
+}
+
+func (r *Repair) add(st SessionStats) {
+	r.NACKs += st.NACKs
+	r.NACKedPackets += st.NACKedPackets
+	r.Retransmitted += st.Retransmitted
+	r.Unrepaired += st.Unrepaired
+}
+
+// RepairTotals sums the loss repair of every session since Initialize,
+// ended or not: monotonic counters, for /metrics.
+func (s *WebRTCServer) RepairTotals() Repair {
+	s.mu.Lock()
+	total := s.ended
+	list := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		list = append(list, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range list {
+		total.add(ss.stats())
+	}
+	return total
 }
 
 // Initialize checks the configuration and opens the UDP port.
@@ -312,7 +341,9 @@ func (s *WebRTCServer) reserve(stream *Stream) (*session, error) {
 
 // release unregisters a session; the last thing it does.
 func (s *WebRTCServer) release(ss *session) {
+	st := ss.stats()
 	s.mu.Lock()
+	s.ended.add(st)
 	delete(s.sessions, ss.id)
 	if s.perStream[ss.streamID]--; s.perStream[ss.streamID] <= 0 {
 		delete(s.perStream, ss.streamID)

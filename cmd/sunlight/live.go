@@ -82,6 +82,18 @@ func startLive(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger,
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sunlight_live_viewers", Help: "Live (WHEP) sessions open, all windows.",
 	}, func() float64 { return float64(len(l.webrtc.Sessions())) }))
+	for _, m := range []struct {
+		name, help string
+		of         func(streaming.Repair) uint64
+	}{
+		{"sunlight_live_nacks_total", "NACKs received from live viewers.", func(r streaming.Repair) uint64 { return r.NACKs }},
+		{"sunlight_live_nacked_packets_total", "Packets live viewers asked to be resent.", func(r streaming.Repair) uint64 { return r.NACKedPackets }},
+		{"sunlight_live_retransmitted_packets_total", "Packets resent to live viewers after a NACK.", func(r streaming.Repair) uint64 { return r.Retransmitted }},
+		{"sunlight_live_unrepaired_packets_total", "Packets asked for but no longer in the resend history.", func(r streaming.Repair) uint64 { return r.Unrepaired }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help},
+			func() float64 { return float64(m.of(l.webrtc.RepairTotals())) }))
+	}
 	return l, nil
 }
 

@@ -195,6 +195,19 @@ func TestLiveWHEP(t *testing.T) {
 		return strings.Contains(string(body), `"action":"live_start","target":"A01"`) &&
 			strings.Contains(string(body), `"action":"live_end","target":"A01"`)
 	}, 10*time.Second, 200*time.Millisecond, "live_start and live_end are in the audit log")
+
+	// The viewers' loss repair is on /metrics (none on loopback).
+	req, _ := http.NewRequest(http.MethodGet, h.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+h.token(t, console.RoleAdmin))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	metrics, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, name := range []string{"sunlight_live_nacks_total", "sunlight_live_nacked_packets_total",
+		"sunlight_live_retransmitted_packets_total", "sunlight_live_unrepaired_packets_total"} {
+		require.Regexp(t, "(?m)^"+name+" [0-9]+$", string(metrics))
+	}
 }
 
 func TestLiveWHEPErrors(t *testing.T) {
