@@ -21,7 +21,7 @@ const (
 )
 
 type step struct {
-	at   int64 // ms after local midnight
+	at   int64 // ms after the day's base (local midnight but for an always-open hall: dayMode)
 	seq  int32
 	kind uint8
 	idx  int32 // window or ticket
@@ -57,7 +57,9 @@ type daySim struct {
 	closing bool
 	endMS   int64 // services end before this (AlwaysOpen)
 	always  bool  // open around the clock
-	openMS  int64 // opening time of an always-open day (ms after midnight)
+	// offMS is how far the day's time zero (base) is after midnight: the
+	// steps count from base, the lunch break keeps to the clock.
+	offMS   int64
 	cases   int
 	dateKey string
 	// keepFrom drops events before it (still numbering them, so that
@@ -66,6 +68,13 @@ type daySim struct {
 }
 
 const msPerMin = 60_000
+
+// clock is the step time (ms after base) of a time of day: the lunch
+// break of a day that starts at 14:00 falls 22 hours after its start.
+func (s *daySim) clock(tod time.Duration) int64 {
+	day := ms(24 * time.Hour)
+	return ((ms(tod)-s.offMS)%day + day) % day
+}
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 
@@ -80,12 +89,12 @@ func (g *generator) hallDay(h *hallPlan, d day, keepFrom time.Time, out []ingest
 		return out
 	}
 	key := strconv.Itoa(d.key())
-	tag, openMS := g.dayMode(d)
+	tag, zero := g.dayMode(d)
 	s := &daySim{
-		g: g, h: h, d: d, base: d.start(g.loc), out: out, dateKey: key, keepFrom: keepFrom,
+		g: g, h: h, d: d, base: zero, out: out, dateKey: key, keepFrom: keepFrom,
 		rng:    rand.New(rand.NewPCG(g.seed, hash64(h.id, key))),
 		idPre:  []byte("sim-" + tag + "-" + h.code + "-" + key + "-"),
-		always: always, openMS: openMS,
+		always: always, offMS: zero.Sub(d.start(g.loc)).Milliseconds(),
 		wins:  make([]simWindow, len(h.windows)),
 		endMS: math.MaxInt64,
 	}
@@ -109,17 +118,14 @@ func (s *daySim) run() {
 
 	open, lastIssue, closing := ms(openAt), ms(lastTicket), ms(closeAt)
 	if s.always {
-		open, lastIssue, closing = s.openMS, ms(alwaysClose-15*time.Minute), ms(alwaysClose)
+		open, lastIssue, closing = 0, ms(alwaysClose-15*time.Minute), ms(alwaysClose)
 		s.endMS = ms(alwaysEnd)
 	}
 	for i, w := range s.wins {
-		if open >= closing {
-			break // went over to always-open hours after closing time
-		}
 		s.push(open+s.jitter(0, 90_000), stepOpen, i)
 		if w.plan.pauses {
-			s.push(ms(lunchStart)+s.jitter(0, 60_000), stepLunch, i)
-			s.push(ms(lunchEnd)+s.jitter(0, 60_000), stepResume, i)
+			s.push(s.clock(lunchStart)+s.jitter(0, 60_000), stepLunch, i)
+			s.push(s.clock(lunchEnd)+s.jitter(0, 60_000), stepResume, i)
 		}
 	}
 	s.push(closing, stepClose, 0)
@@ -182,7 +188,7 @@ func (s *daySim) run() {
 				w.closed = true
 			case w.pauseDue:
 				w.pauseDue = false
-				if st.at < ms(lunchEnd)-5*msPerMin {
+				if st.at < s.clock(lunchEnd)-5*msPerMin {
 					s.windowEvent(ingest.WindowPaused, st.at, w)
 					w.paused = true
 				} else {
@@ -271,8 +277,8 @@ func (s *daySim) emit(ev ingest.Event) {
 	s.out = append(s.out, ev)
 }
 
-func (s *daySim) ts(msAfterMidnight int64) time.Time {
-	return s.base.Add(time.Duration(msAfterMidnight) * time.Millisecond)
+func (s *daySim) ts(msAfterBase int64) time.Time {
+	return s.base.Add(time.Duration(msAfterBase) * time.Millisecond)
 }
 
 // jitter is a uniform number of milliseconds in [lo, hi).

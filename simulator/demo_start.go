@@ -17,8 +17,7 @@ const (
 )
 
 // DemoAlwaysOpenFrom picks when a demo's always-open hall (t.AlwaysOpen)
-// went over to around-the-clock hours: about warmUp before now (not before
-// today's midnight), moved by
+// went over to around-the-clock hours: about warmUp before now, moved by
 // up to 5 minutes either way to the first moment whose timeline has at
 // least 3 services with a case ending 1 to 2.5 minutes after now. A hall
 // ends a case every minute or so, so without the choice a demo's first
@@ -30,18 +29,10 @@ func DemoAlwaysOpenFrom(t *Timeline, now time.Time, warmUp time.Duration) time.T
 	if t == nil || t.Config == nil {
 		return base
 	}
-	// Not before today's midnight: an always-open day starts empty at
-	// midnight whatever happened the day before, so a moment before it
-	// would change nothing of today.
-	y, m, d := now.In(t.Config.Location()).Date()
-	midnight := time.Date(y, m, d, 0, 0, 0, 0, t.Config.Location())
-	if base.Before(midnight) {
-		base = midnight
-	}
 	best, bestEnds := base, -1
 	for shift := time.Duration(0); shift <= demoShiftMax; shift += demoShiftBy {
 		for _, cand := range []time.Time{base.Add(shift), base.Add(-shift)} {
-			if !cand.Before(now) || cand.Before(midnight) {
+			if !cand.Before(now) {
 				continue
 			}
 			if n := t.demoEnds(cand, now); n > bestEnds {

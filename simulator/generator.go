@@ -161,16 +161,26 @@ func (g *generator) openAllDay(d day) bool {
 	return g.alwaysOpen && (g.alwaysFrom.IsZero() || !d.before(g.dayOf(g.alwaysFrom)))
 }
 
-// dayMode gives the tag of day d's event ids and, for the day the hall
-// went over to always-open hours, when it opened (ms after midnight).
-func (g *generator) dayMode(d day) (tag string, openMS int64) {
+// dayMode gives the tag of day d's event ids and the day's time zero,
+// from which its simulation counts: midnight, but for a hall that went
+// over to always-open hours at AlwaysOpenFrom, whose days from then on
+// run from that time of day to the same time the next day. The hall is
+// then closed only for the quarter of an hour before that time each day,
+// a day after its start, not at every midnight: a demo started at 23:50
+// finds its hall open.
+func (g *generator) dayMode(d day) (tag string, zero time.Time) {
 	switch {
 	case !g.openAllDay(d):
-		return g.realTag, 0
-	case !g.alwaysFrom.IsZero() && g.dayOf(g.alwaysFrom) == d:
-		return g.seamTag, g.alwaysFrom.Sub(d.start(g.loc)).Milliseconds()
+		return g.realTag, d.start(g.loc)
+	case g.alwaysFrom.IsZero():
+		return g.alwaysTag, d.start(g.loc)
 	}
-	return g.alwaysTag, 0
+	seam := g.dayOf(g.alwaysFrom)
+	zero = d.start(g.loc).Add(g.alwaysFrom.Sub(seam.start(g.loc)))
+	if d == seam {
+		return g.seamTag, zero
+	}
+	return g.alwaysTag + "o" + strconv.FormatInt(g.alwaysFrom.Sub(seam.start(g.loc)).Milliseconds()/1000, 36), zero
 }
 
 // itemMedian is an item's median handling time in seconds: 4–15 minutes,

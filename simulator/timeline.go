@@ -47,17 +47,20 @@ type Timeline struct {
 	Seed int64
 	// AlwaysOpen makes every hour an opening hour at a steady daytime rate
 	// (for demos run at night); default false = real opening hours.
-	// Every day is then open from midnight to 23:45 (services end before
-	// midnight), windows still pause for lunch, and cases are still
-	// completed on working days, 09:00–17:00.
+	// Every day is then open from its start for 23:45 (services end before
+	// the next day starts), windows still pause for lunch at 12:00, and
+	// cases are still completed on working days, 09:00–17:00. A day starts
+	// at midnight, or see AlwaysOpenFrom.
 	AlwaysOpen bool
 	// AlwaysOpenFrom, with AlwaysOpen, is when the hall went over to
 	// around-the-clock hours: the days before its date keep the real
-	// opening hours, its date opens at this time (with every window free
-	// and nobody waiting) and the days after are open all day. One
-	// timeline then serves a demo's backfilled history, which looks like a
-	// real hall's, and its live run at any hour, with no visit cut in two
-	// between them. Zero: every day is open around the clock.
+	// opening hours, and from this moment on each simulated day runs from
+	// this time of day (with every window free and nobody waiting) to the
+	// same time the next day, so the hall's only closed quarter of an hour
+	// comes a day after it (not at every midnight). One timeline then
+	// serves a demo's backfilled history, which looks like a real hall's,
+	// and its live run at any hour, with no visit cut in two between them.
+	// Zero: every day is open around the clock from midnight.
 	AlwaysOpenFrom time.Time
 }
 

@@ -98,7 +98,9 @@ func timelineModes(t *testing.T, test func(t *testing.T, cfg *config.Config, evs
 			from, to := testDay(t, cfg, tc.date)
 			tl := &Timeline{Config: cfg, Seed: 3, AlwaysOpen: tc.always}
 			if tc.since > 0 {
+				// Its day runs from then to the same time the next day.
 				tl.AlwaysOpenFrom = from.Add(tc.since)
+				from, to = tl.AlwaysOpenFrom, tl.AlwaysOpenFrom.Add(24*time.Hour)
 			}
 			test(t, cfg, tl.Events(from, to))
 		})
@@ -141,20 +143,26 @@ func TestTimelineGoesAlwaysOpen(t *testing.T) {
 		}
 	}
 
-	// The next day is an always-open day like any other; only the
-	// completions of earlier cases differ.
-	next, after := dayStart.AddDate(0, 0, 1), dayStart.AddDate(0, 0, 2)
-	require.Equal(t, withoutCompletions(always.Events(next, after)), withoutCompletions(hybrid.Events(next, after)))
-}
-
-func withoutCompletions(evs []ingest.Event) []ingest.Event {
-	var out []ingest.Event
-	for _, ev := range evs {
-		if ev.Type != ingest.CaseCompleted {
-			out = append(out, ev)
+	// From then on its days run from that time of day to the same time
+	// the next day, midnight included: some window is open at every
+	// minute but in the quarter of an hour before each day's turnover.
+	open := map[string]bool{}
+	evs := hybrid.Events(since, since.Add(48*time.Hour))
+	i := 0
+	for at := since.Add(5 * time.Minute); at.Before(since.Add(47 * time.Hour)); at = at.Add(time.Minute) {
+		for ; i < len(evs) && evs[i].TS.Before(at); i++ {
+			switch evs[i].Type {
+			case ingest.WindowOpened:
+				open[evs[i].Window] = true
+			case ingest.WindowPaused, ingest.WindowClosed:
+				delete(open, evs[i].Window)
+			}
+		}
+		turnover := since.Add(24 * time.Hour)
+		if len(open) == 0 && (at.Before(turnover.Add(-16*time.Minute)) || at.After(turnover.Add(2*time.Minute))) {
+			t.Fatalf("every window closed at %s (the day turns over at %s)", at.Format(time.DateTime), turnover.Format(time.DateTime))
 		}
 	}
-	return out
 }
 
 func TestTimelineVisitOrder(t *testing.T) {

@@ -83,7 +83,7 @@ func zeroPad(n, width int) string {
 	return num
 }
 
-// complete draws when a case accepted at acc (ms after midnight) is
+// complete draws when a case accepted at acc (ms after the base) is
 // completed: often the same day for one-day items, else after k working
 // days, within the item's limit for about 90% of cases.
 func (s *daySim) complete(acc int64, it *itemPlan, caseID string) {
