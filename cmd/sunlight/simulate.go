@@ -94,11 +94,12 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *alwaysOpen {
 		// The live run begins where the history ends, when the hall went
 		// always-open: the visits since then reach the server's tracker
-		// whole. Restarted on a later day, it begins at midnight, when an
-		// always-open hall has nobody in it.
+		// whole. Restarted a day or more later, it begins at the start of
+		// the hall's current day (its days run from that time of day),
+		// when an always-open hall has nobody in it.
 		live.From = tl.AlwaysOpenFrom
-		if y, m, d := time.Now().In(cfg.Location()).Date(); backfill == 0 {
-			live.From = maxTime(live.From, time.Date(y, m, d, 0, 0, 0, 0, cfg.Location()))
+		if days := time.Since(live.From) / (24 * time.Hour); backfill == 0 && days > 0 {
+			live.From = live.From.Add(days * 24 * time.Hour)
 		}
 	}
 	if backfill > 0 {
