@@ -160,13 +160,6 @@ func alwaysOpenFrom(tl *simulator.Timeline, dataDir string, fresh bool, now time
 	return t, nil
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // backfillWaitForClickHouse is how long a backfill waits for ClickHouse to
 // answer: the demo starts the simulated cameras first, then the server and
 // its managed ClickHouse, so that the server finds its cameras up.
