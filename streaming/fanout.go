@@ -31,6 +31,7 @@ type fanout struct {
 	stream *Stream
 	notify chan struct{} // shared by the readers of the sessions
 	quit   chan struct{} // closed by leave with the last session
+	flush  func()        // sends the round's packets (batchConn); may be nil
 
 	mu sync.Mutex
 	// Guarded by mu, held by run for a whole round of writes: once remove
@@ -92,6 +93,9 @@ func (f *fanout) run() {
 				}
 			}
 			f.mu.Unlock()
+			if f.flush != nil {
+				f.flush()
+			}
 		}
 		if wake > 0 {
 			paced.Reset(wake)
@@ -107,6 +111,9 @@ func (s *WebRTCServer) join(stream *Stream) *fanout {
 	f := s.fanouts[stream]
 	if f == nil {
 		f = &fanout{stream: stream, notify: make(chan struct{}, 1), quit: make(chan struct{})}
+		if s.batch != nil {
+			f.flush = s.batch.flush
+		}
 		s.fanouts[stream] = f
 		s.fanWG.Add(1)
 		go func() {

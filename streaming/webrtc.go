@@ -104,11 +104,16 @@ type WebRTCServer struct {
 	OnSessionEnd func(id, streamID, reason string)
 	// Logger receives the server's logs. Default: discard.
 	Logger *slog.Logger
+	// UnbatchedSends sends each packet with a system call of its own,
+	// as pion does, instead of gathering a fanout round's packets into
+	// sendmmsg calls (batchConn): for benchmarks that compare the two.
+	UnbatchedSends bool
 
 	logger   *slog.Logger
 	settings webrtc.SettingEngine
 	tune     func(*webrtc.SettingEngine) // tests: shorter ICE timeouts
 	mux      ice.UDPMux
+	batch    *batchConn // the mux's socket, nil when UnbatchedSends
 	port     int
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -190,7 +195,12 @@ func (s *WebRTCServer) Initialize() error {
 	// The mux on 0.0.0.0 announces the interfaces' addresses, found anew
 	// for each session (pion warns that it prefers one socket per address:
 	// that misses addresses that change while we run).
-	s.mux = announcedMux{UDPMux: webrtc.NewICEUDPMux(factory.NewLogger("udpmux"), conn), interfaces: s.Interfaces}
+	var sock net.PacketConn = conn
+	if !s.UnbatchedSends {
+		s.batch = newBatchConn(conn)
+		sock = s.batch
+	}
+	s.mux = announcedMux{UDPMux: webrtc.NewICEUDPMux(factory.NewLogger("udpmux"), sock), interfaces: s.Interfaces}
 
 	se := webrtc.SettingEngine{LoggerFactory: factory}
 	se.SetICEUDPMux(s.mux)
@@ -219,6 +229,15 @@ func (s *WebRTCServer) Initialize() error {
 	s.fanouts = make(map[*Stream]*fanout)
 	s.logger.Info("WebRTC listening", "udp_port", s.port, "public_ips", s.PublicIPs, "interfaces", s.Interfaces)
 	return nil
+}
+
+// SendStats reports the send batching's work since Initialize; zero with
+// UnbatchedSends.
+func (s *WebRTCServer) SendStats() SendStats {
+	if s.batch == nil {
+		return SendStats{}
+	}
+	return s.batch.stats()
 }
 
 // LocalUDPPort returns the UDP port peers connect to.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/sunlight-gov/sunlight/streaming"
 )
 
 func TestMain(m *testing.M) {
@@ -131,6 +133,7 @@ func BenchmarkLive(b *testing.B) {
 				cfg := Config{
 					Cameras: c.cams, ViewersPerCamera: c.viewers, AlignedCameras: c.aligned,
 					CacheDir: cache, Child: childCommand, Logger: testLogger(),
+					UnbatchedSends: os.Getenv("LIVEBENCH_UNBATCHED") != "",
 				}
 				if dir := os.Getenv("LIVEBENCH_PROFILE_DIR"); dir != "" {
 					cfg.CPUProfile = filepath.Join(dir, "server-"+name+".pprof")
@@ -143,6 +146,53 @@ func BenchmarkLive(b *testing.B) {
 			}
 			reportLive(b, res)
 		})
+	}
+}
+
+// BenchmarkSendBatching runs 16 cameras × 4 viewers with the server's
+// sends batched (sendmmsg, UDP segmentation: streaming's batchConn) and
+// without, alternately, twice each, in one process: the machine's load
+// varies by ±30% between runs, so only a side-by-side run compares them.
+// It reports each one's median server CPU per viewer-second, their ratio
+// and live latency p99, and the packets per system call batched.
+//
+//	go test -run '^$' -bench SendBatching -benchtime 1x ./bench/livebench/
+func BenchmarkSendBatching(b *testing.B) {
+	requireFFmpeg(b)
+	cache := clipCache(b)
+	var cpu, p99 [2][]float64 // [batched]
+	var sends streaming.SendStats
+	for i := range 4 {
+		batched := i%2 == 1
+		res, err := Run(b.Context(), Config{
+			Cameras: 16, ViewersPerCamera: 4, CacheDir: cache, Child: childCommand, Logger: testLogger(),
+			UnbatchedSends: !batched,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("batched=%v: %v", batched, res)
+		k := 0
+		if batched {
+			k, sends = 1, res.Sends
+		}
+		cpu[k] = append(cpu[k], res.ServerCPUPerViewerSecond())
+		p99[k] = append(p99[k], res.Report.Latency.P99)
+	}
+	median := func(xs []float64) float64 {
+		xs = slices.Clone(xs)
+		slices.Sort(xs)
+		return (xs[(len(xs)-1)/2] + xs[len(xs)/2]) / 2
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(median(cpu[0]), "unbatched_cpu_ms_per_viewer_s")
+	b.ReportMetric(median(cpu[1]), "batched_cpu_ms_per_viewer_s")
+	b.ReportMetric(median(cpu[1])/median(cpu[0]), "batched_cpu_ratio")
+	b.ReportMetric(median(p99[0]), "unbatched_latency_p99_ms")
+	b.ReportMetric(median(p99[1]), "batched_latency_p99_ms")
+	if sends.Calls > 0 {
+		b.ReportMetric(float64(sends.Packets)/float64(sends.Calls), "packets_per_call")
+		b.ReportMetric(float64(sends.Packets)/float64(sends.Messages), "packets_per_message")
 	}
 }
 

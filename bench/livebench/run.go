@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sunlight-gov/sunlight/streaming"
+
 	"github.com/sunlight-gov/sunlight/internal/whepclient"
 )
 
@@ -53,6 +55,10 @@ type Config struct {
 	// CPUProfile, when set, is the file that gets a CPU profile of this
 	// process (the server) over the measurement window.
 	CPUProfile string
+	// UnbatchedSends makes the server send each packet with a system
+	// call of its own (streaming.WebRTCServer.UnbatchedSends): the
+	// before of the send batching, for side-by-side runs.
+	UnbatchedSends bool
 	// Logger receives the server's logs. nil means discard.
 	Logger *slog.Logger
 }
@@ -124,6 +130,8 @@ type Result struct {
 	StreamDrops uint64
 	// ServerGCs counts the server's garbage collections.
 	ServerGCs uint64
+	// Sends is what the server's send batching did over the window.
+	Sends streaming.SendStats
 }
 
 // ServerCPUPerViewerSecond is the server's CPU per viewer per second of
@@ -155,14 +163,15 @@ func (r *Result) String() string {
 		"(ingest p50 %.2f p99 %.2f; relay p50 %.1f p99 %.1f), first IDR p50 %.0f ms p95 %.0f ms max %.0f ms "+
 		"(connect p50 %.0f ms p95 %.0f ms), live frames %d/%d lost %d (broken %d, lost packets %d, tail unknown %d), "+
 		"replay frames lost %d of %d (%d late joins; catch-up p95 %.0f ms max %.0f ms), burst in 10 ms p50 %.0f KB max %.0f KB, "+
-		"drops %d, server GCs %d, viewers %.2f ms CPU/viewer-s, cameras %.2f ms CPU/camera-s",
+		"drops %d, server GCs %d, sends %d packets in %d messages in %d calls (segmentation %v), "+
+		"viewers %.2f ms CPU/viewer-s, cameras %.2f ms CPU/camera-s",
 		r.Cameras, r.Viewers/max(r.Cameras, 1), aligned, r.ServerCPUPerViewerSecond(), ms(r.ServerCPU)/r.Window.Seconds(),
 		rep.Latency.P50, rep.Latency.P99, rep.Latency.Max,
 		r.IngestLatency.P50, r.IngestLatency.P99, ms(r.RelayP50), ms(r.RelayP99),
 		rep.FirstIDR.P50, rep.FirstIDR.P95, rep.FirstIDR.Max, rep.Connect.P50, rep.Connect.P95,
 		rep.Received, rep.Expected, rep.Lost, rep.Broken, rep.LostPackets, rep.TailUnknown,
 		rep.ReplayLost, rep.ReplayExpected, r.LateJoins, rep.CatchUp.P95, rep.CatchUp.Max, rep.BurstKB.P50, rep.BurstKB.Max,
-		r.StreamDrops, r.ServerGCs, r.LoadgenCPUPerViewerSecond(), r.CamerasCPUPerCameraSecond())
+		r.StreamDrops, r.ServerGCs, r.Sends.Packets, r.Sends.Messages, r.Sends.Calls, r.Sends.Segmentation, r.LoadgenCPUPerViewerSecond(), r.CamerasCPUPerCameraSecond())
 }
 
 // Run runs one configuration: it starts the cameras' process, the server
@@ -185,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// Room for the late joiners (one camera may get several of them).
 	lateMax := (cfg.LateJoins + cfg.Cameras - 1) / cfg.Cameras
-	srv, err := startServer(urls, cfg.ViewersPerCamera+lateMax, cfg.Logger)
+	srv, err := startServer(urls, cfg.ViewersPerCamera+lateMax, cfg.UnbatchedSends, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	srv.ingest.on.Store(true)
 	t0 := time.Now()
-	s0, gc0 := selfCPU(), gcCycles()
+	s0, gc0, sends0 := selfCPU(), gcCycles(), srv.rtc.SendStats()
 	v0, err := procCPU(views.pid())
 	if err != nil {
 		return nil, err
@@ -256,6 +265,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		IngestLatency: srv.ingest.quantiles(),
 		StreamDrops:   srv.drops(),
 		ServerGCs:     gc1 - gc0,
+		Sends:         subSends(srv.rtc.SendStats(), sends0),
 	}
 	// Before the viewers hang up and their sessions go.
 	var p50s []time.Duration
@@ -319,4 +329,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+func subSends(a, b streaming.SendStats) streaming.SendStats {
+	return streaming.SendStats{Packets: a.Packets - b.Packets, Messages: a.Messages - b.Messages, Calls: a.Calls - b.Calls, Segmentation: a.Segmentation}
 }

@@ -40,7 +40,7 @@ type server struct {
 
 // startServer pulls the cameras (window → RTSP URL) over TCP into streams
 // and serves them over WHEP at the returned server's whepURL.
-func startServer(urls map[string]string, maxViewers int, logger *slog.Logger) (*server, error) {
+func startServer(urls map[string]string, maxViewers int, unbatched bool, logger *slog.Logger) (*server, error) {
 	s := &server{logger: logger, reg: &streaming.Registry{}, ingest: &ingestLatency{}, served: make(chan struct{})}
 	ids := make([]string, 0, len(urls))
 	for id := range urls {
@@ -71,6 +71,7 @@ func startServer(urls map[string]string, maxViewers int, logger *slog.Logger) (*
 		UDPPort:             0,
 		Interfaces:          loopbackInterfaces(),
 		MaxViewersPerStream: max(maxViewers, 1),
+		UnbatchedSends:      unbatched,
 		Streams:             s.reg,
 		Logger:              logger,
 	}
