@@ -24,8 +24,9 @@ type offeredCodec struct {
 
 func (c offeredCodec) parameters(kind webrtc.RTPCodecType) webrtc.RTPCodecParameters {
 	var fb []webrtc.RTCPFeedback
-	if kind == webrtc.RTPCodecTypeVideo {
-		// nack: the responder resends lost packets; pli and fir: replays.
+	if kind == webrtc.RTPCodecTypeVideo && !strings.EqualFold(c.mimeType, webrtc.MimeTypeRTX) {
+		// nack: the repairer resends lost packets; pli and fir: replays.
+		// (RTX has none of its own: it is the video's.)
 		fb = []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
 	}
 	return webrtc.RTPCodecParameters{
@@ -43,6 +44,7 @@ func (c offeredCodec) parameters(kind webrtc.RTPCodecType) webrtc.RTPCodecParame
 // offerPlan is what we answer an offer with.
 type offerPlan struct {
 	video offeredCodec
+	rtx   *offeredCodec // the video's RTX format; nil: resends go as they were
 	audio *offeredCodec // nil: no audio sent
 }
 
@@ -99,6 +101,7 @@ func planOffer(offer string, video media.Track, audio media.Track) (offerPlan, e
 			return plan, apperr.New(apperr.Invalid, "the offer has no H.264 video format with packetization-mode=1")
 		}
 	}
+	plan.rtx = pickRTX(formats, plan.video.payloadType)
 	if audioMedia != nil && audio.Codec != "" && receives(audioMedia) {
 		if c, ok := pickAudio(rtpFormats(audioMedia), audio); ok {
 			plan.audio = &c
@@ -220,6 +223,19 @@ func pickH265(formats []offeredCodec) (offeredCodec, bool) {
 		}
 	}
 	return offeredCodec{}, false
+}
+
+// pickRTX finds the offer's RTX format (RFC 4588) for the video format
+// picked: rtx/90000 with apt= its payload type.
+func pickRTX(formats []offeredCodec, apt uint8) *offeredCodec {
+	for _, c := range formats {
+		if strings.EqualFold(c.mimeType, "rtx") && c.clockRate == 90000 && fmtpParams(c.fmtp)["apt"] == strconv.Itoa(int(apt)) {
+			c.mimeType = webrtc.MimeTypeRTX
+			c.fmtp = "apt=" + strconv.Itoa(int(apt))
+			return &c
+		}
+	}
+	return nil
 }
 
 // pickAudio finds the camera's audio codec among the offer's formats.

@@ -110,7 +110,14 @@ func (ss *session) stats() SessionStats {
 // negotiate creates the peer and answers the offer; the answer holds all
 // candidates.
 func (ss *session) negotiate(ctx context.Context, plan offerPlan, offerSDP string) (string, error) {
-	api, err := ss.server.api(plan, &ss.repair)
+	// A loss the history cannot repair leaves the viewer unable to decode
+	// until a keyframe: replay the GOP now rather than wait for its PLI.
+	lost := func() {
+		if r := ss.reader.Load(); r != nil {
+			r.RequestKeyframe()
+		}
+	}
+	api, err := ss.server.api(plan, repairFactory{stats: &ss.repair, lost: lost})
 	if err != nil {
 		return "", fmt.Errorf("webrtc: %w", err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
@@ -373,7 +372,7 @@ func (s *WebRTCServer) release(ss *session) {
 
 // api builds the pion API of one session: its codecs are the ones picked
 // from its offer.
-func (s *WebRTCServer) api(plan offerPlan, repair *repairStats) (*webrtc.API, error) {
+func (s *WebRTCServer) api(plan offerPlan, repair repairFactory) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(plan.video.parameters(webrtc.RTPCodecTypeVideo), webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, fmt.Errorf("register video codec: %w", err)
@@ -383,20 +382,17 @@ func (s *WebRTCServer) api(plan offerPlan, repair *repairStats) (*webrtc.API, er
 			return nil, fmt.Errorf("register audio codec: %w", err)
 		}
 	}
-	// Interceptors of a sender: NACK responses (retransmissions from a
-	// per-viewer history of the last 1024 packets, which references the
-	// shared payloads: see viewerTrack) and sender reports. No TWCC: we do
-	// not adapt the bitrate, and its header extension costs on every packet.
-	reg := &interceptor.Registry{}
-	// First, so that it sits between the responder and the network and
-	// sees its resends.
-	reg.Add(repairCounterFactory{stats: repair})
-	resp, err := nack.NewResponderInterceptor(nack.DisableCopy(),
-		nack.WithResponderLoggerFactory(s.settings.LoggerFactory))
-	if err != nil {
-		return nil, fmt.Errorf("nack responder: %w", err)
+	if plan.rtx != nil {
+		if err := me.RegisterCodec(plan.rtx.parameters(webrtc.RTPCodecTypeVideo), webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, fmt.Errorf("register RTX: %w", err)
+		}
 	}
-	reg.Add(resp)
+	// Interceptors of a sender: NACK responses (repairer: resends from a
+	// history that references the shared payloads, as RTX when the viewer
+	// offered it) and sender reports. No TWCC: we do not adapt the
+	// bitrate, and its header extension costs on every packet.
+	reg := &interceptor.Registry{}
+	reg.Add(repair)
 	sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(s.settings.LoggerFactory))
 	if err != nil {
 		return nil, fmt.Errorf("sender reports: %w", err)
