@@ -29,7 +29,10 @@ function onFrame(now, m) {
   v.requestVideoFrameCallback(onFrame);
 }
 v.requestVideoFrameCallback(onFrame);
-v.onended = () => setTimeout(() => report({duration: v.duration, frames, width: v.videoWidth, decoded: v.getVideoPlaybackQuality().totalVideoFrames}), 200);
+v.onended = () => setTimeout(() => report({duration: v.duration, frames, width: v.videoWidth, decoded: v.getVideoPlaybackQuality().totalVideoFrames, dropped: v.getVideoPlaybackQuality().droppedVideoFrames}), 200);
+// Half speed: a loaded machine (CI's 2 cores) still presents every frame.
+v.defaultPlaybackRate = 0.5;
+v.playbackRate = 0.5;
 v.src = '/clip.mp4';
 v.play().catch(e => report({error: String(e)}));
 </script>`
@@ -39,6 +42,7 @@ type clipBrowserResult struct {
 	Duration float64 `json:"duration"`
 	Width    int     `json:"width"`
 	Decoded  int     `json:"decoded"`
+	Dropped  int     `json:"dropped"`
 	Frames   []struct {
 		T         float64 `json:"t"`
 		Presented int     `json:"presented"`
@@ -68,14 +72,16 @@ func TestClipBrowser(t *testing.T) {
 			require.NoError(t, err)
 			defer c.Close()
 			res := runClipBrowser(t, chromium, c)
-			t.Logf("chromium: duration %.4f s, %d frame callbacks, %d frames decoded, first at %.4f, last at %.4f",
-				res.Duration, len(res.Frames), res.Decoded, res.Frames[0].T, res.Frames[len(res.Frames)-1].T)
+			require.NotEmpty(t, res.Frames)
+			presented := res.Frames[len(res.Frames)-1].Presented
+			t.Logf("chromium: duration %.4f s, %d frame callbacks, %d frames decoded, %d presented, %d dropped, first at %.4f, last at %.4f",
+				res.Duration, len(res.Frames), res.Decoded, presented, res.Dropped, res.Frames[0].T, res.Frames[len(res.Frames)-1].T)
 			// Chromium decodes (and counts in totalVideoFrames) the
 			// keyframe past each edit's end that the demuxer marks
-			// discard, but presents only the frames of the edits.
-			require.Equal(t, c.Frames(), res.Frames[len(res.Frames)-1].Presented, "frames presented (pre-roll not)")
+			// discard, but presents only the frames of the edits (played
+			// at half speed, so that a loaded machine drops none).
+			require.Equal(t, c.Frames(), presented, "frames presented (pre-roll not)")
 			require.InDelta(t, c.Duration().Seconds(), res.Duration, 0.002, "the edits' duration")
-			require.NotEmpty(t, res.Frames)
 			require.InDelta(t, 0, res.Frames[0].T, 0.001, "the first frame shown is the first after the pre-roll")
 			require.Less(t, res.Frames[len(res.Frames)-1].T, c.Duration().Seconds())
 		})
