@@ -75,7 +75,8 @@ type auditField struct {
 // The rows keep their detail as the server wrote it (the CSV and older
 // rows stay as they are); the JSON adds the parts the console shows in
 // the user's language. The formats read here:
-//   - clip and recordings_list: key=value pairs, a value Go-quoted (%q)
+//   - clip, recordings_list, evidence_export and audit_checkpoint:
+//     key=value pairs, a value Go-quoted (%q)
 //     or without spaces, as handleCaseClip and handleCaseRecordings write;
 //   - live_start: "session ID"; live_end: "session ID: REASON after
 //     DURATION" (a streaming.End* reason and a Go duration), as the live
@@ -84,10 +85,12 @@ type auditField struct {
 // The other actions' details are what a person typed (a hold's reason, an
 // acknowledgement's comment): shown as they are.
 var auditDetailParsers = map[string]func(string) []auditField{
-	"clip":            kvFields,
-	"recordings_list": kvFields,
-	"live_start":      liveFields,
-	"live_end":        liveFields,
+	"clip":             kvFields,
+	"recordings_list":  kvFields,
+	"evidence_export":  kvFields,
+	"audit_checkpoint": kvFields,
+	"live_start":       liveFields,
+	"live_end":         liveFields,
 }
 
 func auditFields(action, detail string) []auditField {

@@ -162,6 +162,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/cases/:case_id", rolesOf(RoleAuditor, RoleManager, RoleAdmin), s.handleCase},
 		{http.MethodGet, "/api/v1/cases/:case_id/recordings", rolesOf(RoleAuditor, RoleAdmin), s.handleCaseRecordings},
 		{http.MethodGet, "/api/v1/cases/:case_id/clip", rolesOf(RoleAuditor), s.handleCaseClip},
+		{http.MethodGet, "/api/v1/cases/:case_id/export", rolesOf(RoleAuditor), s.handleCaseExport},
 		{http.MethodPost, "/api/v1/cases/:case_id/hold", rolesOf(RoleAuditor, RoleAdmin), s.handlePlaceHold},
 		{http.MethodDelete, "/api/v1/cases/:case_id/hold", rolesOf(RoleAuditor, RoleAdmin), s.handleReleaseHold},
 	}

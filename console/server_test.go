@@ -279,7 +279,8 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/cases/:case_id/recordings":     {"auditor,admin", "", 200, "/api/v1/cases/CM-1/recordings?reason=review", nil, nil},
 	// No camera records in these tests: the auditor's clip request gets
 	// as far as "no footage".
-	"GET /api/v1/cases/:case_id/clip": {"auditor", "", 404, "/api/v1/cases/CM-1/clip?reason=review", nil, nil},
+	"GET /api/v1/cases/:case_id/clip":   {"auditor", "", 404, "/api/v1/cases/CM-1/clip?reason=review", nil, nil},
+	"GET /api/v1/cases/:case_id/export": {"auditor", "", 404, "/api/v1/cases/CM-1/export?reason=review", nil, nil},
 	"POST /api/v1/cases/:case_id/hold": {"auditor,admin", `{"reason":"complaint 12345"}`, 201, "/api/v1/cases/CM-1/hold", nil,
 		func(t *testing.T, ts *testServer, _ string) {
 			_ = ts.store.ReleaseHold(context.Background(), "CM-1", "test")
