@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sunlight-gov/sunlight/internal/nodekey"
@@ -49,10 +48,10 @@ import (
 // reports how many rows follow the last checkpoint). The signature is not
 // part of the hash.
 //
-// One process appends to a node's chain: appends are serialized by the
-// Store, the head (seq and hash) is read from ClickHouse before the first
-// append and again after an insert that failed (it may have been stored
-// anyway). Two processes with the same node key on one database would
+// One process appends to a node's chain: one goroutine of the Store
+// appends (see auditChain), the head (seq and hash) is read from
+// ClickHouse before the first append and again after an insert that
+// failed (it may have been stored anyway). Two processes with the same node key on one database would
 // fork the chain: give each node its own data_dir.
 //
 // Rows written before the chain existed (migration 0013) have seq 0 and
@@ -125,18 +124,42 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// auditChain is the state of this process's chain.
+// auditChain is this process's chain: one goroutine (run, started by
+// OpenStore and stopped by Store.Close) owns the head and appends the
+// rows, in the order they are asked for; rows asked for while an insert
+// is under way go into the next insert together (a group commit), so a
+// burst of audited requests costs one ClickHouse insert per round trip,
+// not one per row.
 type auditChain struct {
 	key  ed25519.PrivateKey
 	node string
 
-	mu sync.Mutex // serializes appends; guards the fields below
-	// loaded says seq, head and sinceCheckpoint hold the stored head.
-	loaded          bool
-	seq             uint64
+	reqs chan *auditAppend
+	quit chan struct{} // closed by stop
+	done chan struct{} // closed when run returns
+
+	// Owned by run.
+	loaded          bool   // seq, head and sinceCheckpoint hold the stored head
+	seq             uint64 // of the last row
 	head            string // hex hash of row seq
 	sinceCheckpoint int    // rows after the last checkpoint
 }
+
+// auditAppend is one row to append (or a checkpoint) and its result.
+type auditAppend struct {
+	e          AuditEntry
+	checkpoint bool // sign the row; skipped (ok false) when there is nothing to anchor
+	rec        AuditRecord
+	ok         bool
+	err        error
+	done       chan struct{} // closed by run with the result set
+}
+
+// maxAuditBatch bounds the rows of one insert.
+const maxAuditBatch = 1000
+
+// errStoreClosed answers appends after Close.
+var errStoreClosed = errors.New("analytics: store closed")
 
 func newAuditChain(key ed25519.PrivateKey) (*auditChain, error) {
 	if key == nil {
@@ -147,7 +170,39 @@ func newAuditChain(key ed25519.PrivateKey) (*auditChain, error) {
 		}
 		key = k
 	}
-	return &auditChain{key: key, node: nodekey.ID(key.Public().(ed25519.PublicKey))}, nil
+	return &auditChain{key: key, node: nodekey.ID(key.Public().(ed25519.PublicKey)),
+		reqs: make(chan *auditAppend), quit: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// run appends the rows asked for until stop.
+func (s *Store) runAuditChain() {
+	c := s.chain
+	defer close(c.done)
+	for {
+		var batch []*auditAppend
+		select {
+		case <-c.quit:
+			return
+		case a := <-c.reqs:
+			batch = append(batch, a)
+		}
+	more:
+		for len(batch) < maxAuditBatch {
+			select {
+			case a := <-c.reqs:
+				batch = append(batch, a)
+			default:
+				break more
+			}
+		}
+		s.appendBatch(batch)
+	}
+}
+
+// stopAuditChain ends run once its current insert is done.
+func (s *Store) stopAuditChain() {
+	close(s.chain.quit)
+	<-s.chain.done
 }
 
 // AuditNode returns the node ID under which this store chains its audit
@@ -157,7 +212,7 @@ func (s *Store) AuditNode() (string, ed25519.PublicKey) {
 }
 
 // loadHead reads the node's last row and how many rows follow its last
-// checkpoint. c.mu is held.
+// checkpoint. Called by run.
 func (s *Store) loadHead(ctx context.Context) error {
 	c := s.chain
 	var (
@@ -180,7 +235,7 @@ func (s *Store) loadHead(ctx context.Context) error {
 
 // AppendAudit appends e to the audit log as the next row of this node's
 // chain and returns the stored row. A zero TS means now; Action is
-// required.
+// required. If ctx ends first, the row may still be written.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
 	if e.Action == "" {
 		return AuditRecord{}, errors.New("analytics: audit entry without action")
@@ -192,55 +247,103 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, err
 		return AuditRecord{}, fmt.Errorf("analytics: audit entry time %s is out of range", e.TS)
 	}
 	e.TS = e.TS.Truncate(time.Millisecond).UTC()
-	c := s.chain
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return s.appendLocked(ctx, e, false)
-}
-
-// appendLocked appends e; c.mu is held. A checkpoint row is signed.
-func (s *Store) appendLocked(ctx context.Context, e AuditEntry, checkpoint bool) (AuditRecord, error) {
-	c := s.chain
-	if !c.loaded {
-		if err := s.loadHead(ctx); err != nil {
-			return AuditRecord{}, err
-		}
-	}
-	r := AuditRecord{AuditEntry: e, Node: c.node, Seq: c.seq + 1, PrevHash: c.head}
-	hash, err := r.ComputeHash()
+	a, err := s.askAudit(ctx, &auditAppend{e: e})
 	if err != nil {
-		return AuditRecord{}, fmt.Errorf("analytics: audit chain head: %w", err)
-	}
-	r.Hash = hash
-	if checkpoint {
-		h, _ := hex.DecodeString(hash)
-		r.Signature = hex.EncodeToString(ed25519.Sign(c.key, checkpointMessage(h)))
-	}
-	if err := s.insertAudit(ctx, r); err != nil {
-		// The row may be stored all the same: read the head again.
-		c.loaded = false
 		return AuditRecord{}, err
 	}
-	c.seq, c.head = r.Seq, r.Hash
-	if checkpoint {
-		c.sinceCheckpoint = 0
-	} else {
-		c.sinceCheckpoint++
+	return a.rec, a.err
+}
+
+func (s *Store) askAudit(ctx context.Context, a *auditAppend) (*auditAppend, error) {
+	c := s.chain
+	a.done = make(chan struct{})
+	select {
+	case c.reqs <- a:
+	case <-c.quit:
+		return nil, errStoreClosed
+	case <-ctx.Done():
+		return nil, fmt.Errorf("analytics: write audit entry: %w", ctx.Err())
 	}
-	return r, nil
+	select {
+	case <-a.done:
+		return a, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("analytics: write audit entry: %w", ctx.Err())
+	}
+}
+
+// appendBatch chains and inserts a batch in one statement, then answers
+// every request of it. Called by run.
+func (s *Store) appendBatch(batch []*auditAppend) {
+	c := s.chain
+	answer := func(err error) {
+		for _, a := range batch {
+			if err != nil {
+				a.err, a.ok = err, false
+			}
+			close(a.done)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !c.loaded {
+		if err := s.loadHead(ctx); err != nil {
+			answer(err)
+			return
+		}
+	}
+	seq, head, since := c.seq, c.head, c.sinceCheckpoint
+	var rows []AuditRecord
+	for _, a := range batch {
+		if a.checkpoint {
+			if since == 0 {
+				continue // nothing to anchor
+			}
+			a.e.Detail = fmt.Sprintf("seq=%d hash=%s", seq, head)
+		}
+		r := AuditRecord{AuditEntry: a.e, Node: c.node, Seq: seq + 1, PrevHash: head}
+		hash, err := r.ComputeHash()
+		if err != nil {
+			answer(fmt.Errorf("analytics: audit chain head: %w", err))
+			return
+		}
+		r.Hash = hash
+		if a.checkpoint {
+			h, _ := hex.DecodeString(hash)
+			r.Signature = hex.EncodeToString(ed25519.Sign(c.key, checkpointMessage(h)))
+			since = 0
+		} else {
+			since++
+		}
+		a.rec, a.ok = r, true
+		rows = append(rows, r)
+		seq, head = r.Seq, r.Hash
+	}
+	if len(rows) > 0 {
+		if err := s.insertAudit(ctx, rows); err != nil {
+			// The rows may be stored all the same: read the head again.
+			c.loaded = false
+			answer(err)
+			return
+		}
+	}
+	c.seq, c.head, c.sinceCheckpoint = seq, head, since
+	answer(nil)
 }
 
 var auditChainColumns = append(auditColumns[:len(auditColumns):len(auditColumns)],
 	column{"node", "String"}, column{"seq", "UInt64"}, column{"prev_hash", "String"}, column{"hash", "String"}, column{"signature", "String"})
 
-func (s *Store) insertAudit(ctx context.Context, r AuditRecord) error {
-	sec, ms, _ := timeParts(r.TS)
+func (s *Store) insertAudit(ctx context.Context, recs []AuditRecord) error {
 	rows, err := newExternalTable(externalInsertTable, auditChainColumns)
 	if err != nil {
 		return err
 	}
-	if err := rows.Append(sec, ms, r.Actor, r.Role, r.Action, r.Target, r.Detail, r.Client, r.Node, r.Seq, r.PrevHash, r.Hash, r.Signature); err != nil {
-		return fmt.Errorf("analytics: write audit entry: %w", err)
+	for _, r := range recs {
+		sec, ms, _ := timeParts(r.TS)
+		if err := rows.Append(sec, ms, r.Actor, r.Role, r.Action, r.Target, r.Detail, r.Client, r.Node, r.Seq, r.PrevHash, r.Hash, r.Signature); err != nil {
+			return fmt.Errorf("analytics: write audit entry: %w", err)
+		}
 	}
 	return s.insertExternal(ctx, "audit_log", auditChainColumns, rows)
 }
@@ -249,19 +352,10 @@ func (s *Store) insertAudit(ctx context.Context, r AuditRecord) error {
 // head, unless no row was appended since the last checkpoint (then ok is
 // false and nothing is written).
 func (s *Store) CheckpointAudit(ctx context.Context) (r AuditRecord, ok bool, err error) {
-	c := s.chain
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.loaded {
-		if err := s.loadHead(ctx); err != nil {
-			return AuditRecord{}, false, err
-		}
+	e := AuditEntry{TS: s.now().Truncate(time.Millisecond).UTC(), Actor: "sunlight", Action: ActionAuditCheckpoint, Target: s.chain.node}
+	a, err := s.askAudit(ctx, &auditAppend{e: e, checkpoint: true})
+	if err != nil {
+		return AuditRecord{}, false, err
 	}
-	if c.sinceCheckpoint == 0 {
-		return AuditRecord{}, false, nil
-	}
-	e := AuditEntry{TS: s.now().Truncate(time.Millisecond).UTC(), Actor: "sunlight", Action: ActionAuditCheckpoint, Target: c.node,
-		Detail: fmt.Sprintf("seq=%d hash=%s", c.seq, c.head)}
-	r, err = s.appendLocked(ctx, e, true)
-	return r, err == nil, err
+	return a.rec, a.ok, a.err
 }

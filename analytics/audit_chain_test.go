@@ -16,10 +16,14 @@ import (
 	"github.com/sunlight-gov/sunlight/analytics/chtest"
 )
 
-// chainStore opens a store on a fresh database with the node key key.
-func chainStore(t *testing.T, db string, key ed25519.PrivateKey) *analytics.Store {
+// chainStore opens a store on database db (a fresh one for "") with the
+// node key key.
+func chainStore(t testing.TB, db string, key ed25519.PrivateKey) *analytics.Store {
 	t.Helper()
 	addr := chtest.Shared(t)
+	if db == "" {
+		db = chtest.NewDatabase(t, addr)
+	}
 	s, err := analytics.OpenStore(t.Context(), analytics.StoreConfig{Addr: []string{addr}, Database: db, AuditKey: key})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
@@ -218,4 +222,29 @@ func TestAuditChainRewrite(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, uint64(11), ce.Row.Seq)
 	require.Contains(t, err.Error(), "signature does not verify")
+}
+
+// TestAuditAnchor: the anchor checkpoints the chain on its interval when
+// rows were added, and once more on Close.
+func TestAuditAnchor(t *testing.T) {
+	s := chainStore(t, "", nil)
+	node, pub := s.AuditNode()
+	a := &analytics.AuditAnchor{Store: s, Interval: 20 * time.Millisecond}
+	require.NoError(t, a.Initialize())
+	require.NoError(t, s.WriteAudit(t.Context(), analytics.AuditEntry{Actor: "x", Action: "login"}))
+	report := func() analytics.AuditNodeReport {
+		rep, err := s.VerifyAudit(t.Context(), []ed25519.PublicKey{pub})
+		require.NoError(t, err)
+		require.Len(t, rep.Nodes, 1)
+		require.Equal(t, node, rep.Nodes[0].Node)
+		return rep.Nodes[0]
+	}
+	require.Eventually(t, func() bool { return report().Checkpoints == 1 }, 20*time.Second, 20*time.Millisecond)
+	require.NoError(t, s.WriteAudit(t.Context(), analytics.AuditEntry{Actor: "x", Action: "logout"}))
+	a.Close()
+	r := report()
+	require.Equal(t, 0, r.Unanchored, "Close anchored the last row")
+	require.Equal(t, r.Head, r.LastCheckpoint)
+	require.GreaterOrEqual(t, r.Checkpoints, 2)
+	require.Equal(t, 2, r.Rows-r.Checkpoints, "no checkpoint without new rows: only the two rows and their anchors")
 }

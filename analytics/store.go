@@ -92,7 +92,8 @@ type Store struct {
 	// alert is the only one written.
 	ackMu sync.Mutex
 	// chain is this node's audit hash chain.
-	chain *auditChain
+	chain     *auditChain
+	closeOnce sync.Once
 }
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -160,6 +161,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		conn.Close()
 		return nil, err
 	}
+	go s.runAuditChain()
 	return s, nil
 }
 
@@ -198,8 +200,12 @@ func (s *Store) Conn() driver.Conn { return s.conn }
 // Database returns the name of the store's database.
 func (s *Store) Database() string { return s.database }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.conn.Close() }
+// Close stops the audit chain's writer (after its current insert) and
+// closes the connection pool. Appends after Close fail.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.stopAuditChain)
+	return s.conn.Close()
+}
 
 // Ping checks that ClickHouse answers.
 func (s *Store) Ping(ctx context.Context) error {
