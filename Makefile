@@ -42,6 +42,7 @@ test: deps build vet
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 15s ./ingest/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketize$$' -fuzztime 10s ./streaming/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 10s ./evidence/
 
 # The KPI dashboard benchmark generates this many visits (about six events
 # each): 1.7M is about 10M events; SUNLIGHT_KPI_BENCH_ROWS=17000000 make bench

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func content(name string, body []byte) evidence.Content {
 }
 
 // export writes an export of case CM-7 with two clips, signed by key.
-func export(t *testing.T, key ed25519.PrivateKey) []byte {
+func export(t testing.TB, key ed25519.PrivateKey) []byte {
 	t.Helper()
 	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
 	row := analytics.AuditRecord{AuditEntry: analytics.AuditEntry{TS: at, Actor: "li.auditor", Role: "auditor", Action: evidence.ActionExport, Target: "CM-7",
@@ -185,4 +186,28 @@ func TestWriteRefusesChangedContent(t *testing.T) {
 	c.Body = strings.NewReader("abd") // changed after it was hashed
 	err = evidence.Write(io.Discard, key, evidence.Manifest{}, []evidence.Content{c})
 	require.ErrorContains(t, err, "changed while it was written")
+}
+
+// FuzzVerify: whatever the file, Verify answers (an error or a result),
+// never panics, and never passes a zip other than the one signed.
+func FuzzVerify(f *testing.F) {
+	seed := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	good := export(f, seed)
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	pub := seed.Public().(ed25519.PublicKey)
+	f.Fuzz(func(t *testing.T, z []byte) {
+		res, err := evidence.Verify(bytes.NewReader(z), int64(len(z)), pub)
+		if err != nil {
+			var ve *evidence.VerifyError
+			if !errors.As(err, &ve) {
+				t.Fatalf("not a VerifyError: %v", err)
+			}
+			return
+		}
+		if res.Manifest.Case.ID != "CM-7" {
+			t.Fatalf("a zip verified that is not the signed one: %+v", res.Manifest.Case)
+		}
+	})
 }
