@@ -33,6 +33,8 @@ type store interface {
 	Ping(ctx context.Context) error
 	WriteAudit(ctx context.Context, e analytics.AuditEntry) error
 	AppendAudit(ctx context.Context, e analytics.AuditEntry) (analytics.AuditRecord, error)
+	ExportAudit(ctx context.Context, w io.Writer) (int, error)
+	VerifyAudit(ctx context.Context, keys []ed25519.PublicKey) (analytics.AuditReport, error)
 	ListAudit(ctx context.Context, f analytics.AuditFilter) ([]analytics.AuditEntry, error)
 	CaseEvents(ctx context.Context, caseID string) ([]analytics.CaseEvent, error)
 	CaseIntervals(ctx context.Context, caseID string) ([]analytics.ServiceInterval, error)

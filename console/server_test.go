@@ -254,6 +254,8 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/windows/stream":         {"inspector,manager,admin", "", 200, "/api/v1/windows/stream?snapshot=1", nil, nil},
 	"POST /api/v1/events":                {"producers", `[{"event_id":"rr-1","type":"window_opened","ts":"2026-11-25T08:30:00+08:00","hall":"city-main","window":"A01"}]`, 202, "", nil, nil},
 	"GET /api/v1/audit":                  {"auditor,admin", "", 200, "/api/v1/audit?action=login&format=csv", nil, nil},
+	"GET /api/v1/audit/export":           {"auditor,admin", "", 200, "", nil, nil},
+	"GET /api/v1/audit/verify":           {"auditor,admin", "", 200, "", nil, nil},
 	"GET /api/v1/public/cases/:case_id":  {"anyone", "", 200, "/api/v1/public/cases/CM-1", nil, nil},
 	"GET /api/v1/public/items":           {"anyone", "", 200, "", nil, nil},
 	"GET /api/v1/public/items/:code":     {"anyone", "", 200, "/api/v1/public/items/SC-001", nil, nil},

@@ -285,6 +285,7 @@ const messages = {
   'audit.a.recordings_list': ['查看录像列表', 'Listed recordings'],
   'audit.a.evidence_export': ['导出签名证据包', 'Exported signed evidence'],
   'audit.a.audit_checkpoint': ['审计链签名检查点', 'Signed audit checkpoint'],
+  'audit.a.audit_export': ['导出审计链', 'Exported the audit chain'],
   'audit.a.hold_place': ['设置法律保全', 'Placed a legal hold'],
   'audit.a.hold_release': ['解除法律保全', 'Released a legal hold'],
   'audit.a.live_start': ['打开实时画面', 'Opened live view'],
