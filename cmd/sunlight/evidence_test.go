@@ -106,6 +106,9 @@ func checkEvidenceExport(t *testing.T, h *liveHall, auditor string, clip []byte)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "OK: the signature and every file verify")
 	require.Contains(t, out, fmt.Sprintf("seq %d hash %s", m.Audit.Seq, m.Audit.Hash))
+	code, out = sunlightCmd("verify-export", good)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "WARNING: checked with the key inside the zip", "without --pubkey: intact, origin unproven")
 
 	// One byte changed, in the clip and then in the manifest.
 	for _, tt := range []struct{ file, want string }{

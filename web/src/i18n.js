@@ -203,6 +203,8 @@ const messages = {
   'cases.play': ['调阅录像', 'Play recording'],
   'cases.reasonNeeded': ['请先填写调阅事由', 'Say why you open this recording first'],
   'cases.download': ['下载录像', 'Download'],
+  'cases.export': ['导出签名证据包', 'Export signed evidence'],
+  'cases.exportHint': ['录像、清单与节点签名，可用 sunlight verify-export 离线校验', 'Clips, manifest and the node\'s signature; check it offline with sunlight verify-export'],
   'cases.sha': ['SHA-256 校验值', 'SHA-256'],
     'cases.onlyAuditors': ['仅审计员可以调阅录像', 'Only auditors may play recordings'],
   'cases.gaps': ['录像缺失 {n} 段', '{n} gap without footage|{n} gaps without footage'],
