@@ -149,6 +149,9 @@ func checkEvidenceExport(t *testing.T, h *liveHall, auditor string, clip []byte)
 	require.Equal(t, 0, code, out)
 	code, out = sunlightCmd("audit", "verify", "--file", export, "--pubkey", pubFile)
 	require.Equal(t, 0, code, out)
+	code, out = sunlightCmd("verify-export", good, "--pubkey", pubFile, "--audit", export)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, fmt.Sprintf("the audit row is row %d of node", m.Audit.Seq))
 
 	// Someone with ClickHouse access rewrites the export's reason.
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{fmt.Sprintf("127.0.0.1:%d", h.chPort)}, Protocol: clickhouse.Native})
