@@ -39,9 +39,12 @@ test: deps build vet
 	$(MAKE) --no-print-directory fuzz
 
 # A short run of each fuzz target: long enough to find shallow crashes.
+# FuzzVerify's seeds are whole export zips: minimizing each new input for the
+# default 60 s would spend the run on that, hence -fuzzminimizetime.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 15s ./ingest/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketize$$' -fuzztime 10s ./streaming/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 10s -fuzzminimizetime 1s ./evidence/
 
 # The KPI dashboard benchmark generates this many visits (about six events
 # each): 1.7M is about 10M events; SUNLIGHT_KPI_BENCH_ROWS=17000000 make bench

@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -48,27 +47,11 @@ var auditColumns = []column{
 	{"client", "String"},
 }
 
-// WriteAudit appends e to the audit log. A zero TS means now. Action is
-// required.
+// WriteAudit appends e to the audit log (AppendAudit without the
+// stored row). A zero TS means now. Action is required.
 func (s *Store) WriteAudit(ctx context.Context, e AuditEntry) error {
-	if e.Action == "" {
-		return errors.New("analytics: audit entry without action")
-	}
-	if e.TS.IsZero() {
-		e.TS = s.now()
-	}
-	sec, ms, ok := timeParts(e.TS)
-	if !ok {
-		return fmt.Errorf("analytics: audit entry time %s is out of range", e.TS)
-	}
-	rows, err := newExternalTable(externalInsertTable, auditColumns)
-	if err != nil {
-		return err
-	}
-	if err := rows.Append(sec, ms, e.Actor, e.Role, e.Action, e.Target, e.Detail, e.Client); err != nil {
-		return fmt.Errorf("analytics: write audit entry: %w", err)
-	}
-	return s.insertExternal(ctx, "audit_log", auditColumns, rows)
+	_, err := s.AppendAudit(ctx, e)
+	return err
 }
 
 // ListAudit returns the audit entries f selects, newest first.

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +64,11 @@ type StoreConfig struct {
 	// fact (the simulator's backfill): each is stored as received at its
 	// own time, so the data-quality table does not count it late.
 	History bool
+	// AuditKey is the node key: its ID names this store's audit chain and
+	// it signs the chain's checkpoints (see audit_chain.go). Nil makes a
+	// key of its own for this store (for tests: a chain no one can verify
+	// later).
+	AuditKey ed25519.PrivateKey
 }
 
 // DefaultDatabase is the database OpenStore uses when none is configured.
@@ -85,6 +91,9 @@ type Store struct {
 	// ackMu serializes AckAlert so that the first acknowledgement of an
 	// alert is the only one written.
 	ackMu sync.Mutex
+	// chain is this node's audit hash chain.
+	chain     *auditChain
+	closeOnce sync.Once
 }
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -138,7 +147,12 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, database: cfg.Database, log: log, now: now, history: cfg.History}
+	chain, err := newAuditChain(cfg.AuditKey)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s := &Store{conn: conn, database: cfg.Database, log: log, now: now, history: cfg.History, chain: chain}
 	if err := s.Ping(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -147,6 +161,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		conn.Close()
 		return nil, err
 	}
+	go s.runAuditChain()
 	return s, nil
 }
 
@@ -185,8 +200,12 @@ func (s *Store) Conn() driver.Conn { return s.conn }
 // Database returns the name of the store's database.
 func (s *Store) Database() string { return s.database }
 
-// Close closes the connection pool.
-func (s *Store) Close() error { return s.conn.Close() }
+// Close stops the audit chain's writer (after its current insert) and
+// closes the connection pool. Appends after Close fail.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.stopAuditChain)
+	return s.conn.Close()
+}
 
 // Ping checks that ClickHouse answers.
 func (s *Store) Ping(ctx context.Context) error {

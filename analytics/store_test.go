@@ -72,7 +72,7 @@ func freshDatabaseName(t *testing.T, addr string) string {
 // schemaMigrations is how many migrations there are.
 var schemaTables = []string{"alert_acks", "alerts", "audit_log", "cases", "completions", "completions_hall_daily", "completions_hall_daily_mv", "completions_hall_hourly", "completions_hall_hourly_mv", "completions_hourly", "completions_hourly_mv", "completions_mv", "completions_window_daily", "completions_window_daily_mv", "data_quality", "events", "legal_holds", "ratings", "ratings_hall_daily", "ratings_hall_daily_mv", "ratings_hall_hourly", "ratings_hall_hourly_mv", "ratings_hourly", "ratings_hourly_mv", "ratings_window_daily", "ratings_window_daily_mv", "recording_segments", "schema_migrations", "spans_hall_daily", "spans_hall_daily_mv", "spans_hall_hourly", "spans_hall_hourly_mv", "spans_window_daily", "spans_window_daily_mv", "stream_health", "visits", "visits_hall_daily", "visits_hall_daily_mv", "visits_hall_hourly", "visits_hall_hourly_mv", "visits_hall_monthly", "visits_hall_monthly_mv", "visits_hourly", "visits_hourly_mv", "visits_network_hourly", "visits_network_hourly_mv", "visits_window_daily", "visits_window_daily_mv", "visits_window_hourly", "visits_window_hourly_mv", "visits_window_monthly", "visits_window_monthly_mv", "visits_window_weekly", "visits_window_weekly_mv", "window_spans"}
 
-const schemaMigrations = 12
+const schemaMigrations = 13
 
 func TestOpenStoreCreatesDatabaseAndMigratesOnce(t *testing.T) {
 	addr := chtest.Shared(t)

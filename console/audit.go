@@ -1,6 +1,9 @@
 package console
 
 import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -75,7 +78,8 @@ type auditField struct {
 // The rows keep their detail as the server wrote it (the CSV and older
 // rows stay as they are); the JSON adds the parts the console shows in
 // the user's language. The formats read here:
-//   - clip and recordings_list: key=value pairs, a value Go-quoted (%q)
+//   - clip, recordings_list, evidence_export and audit_checkpoint:
+//     key=value pairs, a value Go-quoted (%q)
 //     or without spaces, as handleCaseClip and handleCaseRecordings write;
 //   - live_start: "session ID"; live_end: "session ID: REASON after
 //     DURATION" (a streaming.End* reason and a Go duration), as the live
@@ -84,10 +88,12 @@ type auditField struct {
 // The other actions' details are what a person typed (a hold's reason, an
 // acknowledgement's comment): shown as they are.
 var auditDetailParsers = map[string]func(string) []auditField{
-	"clip":            kvFields,
-	"recordings_list": kvFields,
-	"live_start":      liveFields,
-	"live_end":        liveFields,
+	"clip":             kvFields,
+	"recordings_list":  kvFields,
+	"evidence_export":  kvFields,
+	"audit_checkpoint": kvFields,
+	"live_start":       liveFields,
+	"live_end":         liveFields,
 }
 
 func auditFields(action, detail string) []auditField {
@@ -136,4 +142,72 @@ func liveFields(detail string) []auditField {
 		}
 	}
 	return out
+}
+
+// handleAuditExport serves GET /api/v1/audit/export: the whole audit log
+// with its hash chains, as NDJSON in the format `sunlight audit verify
+// --file` reads (see analytics.AuditRecordJSON), for a copy kept away
+// from the database. The export is audited first (strictly), so the file
+// holds its own row.
+func (s *Server) handleAuditExport(c *gin.Context) {
+	p := caller(c)
+	if err := s.auditStrict(c, analytics.AuditEntry{Actor: p.name, Role: string(p.role), Action: "audit_export"}); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.Header("Content-Type", "application/x-ndjson")
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.ndjson"`, s.Now().UTC().Format("20060102T150405Z")))
+	c.Status(http.StatusOK)
+	if _, err := s.Store.ExportAudit(c.Request.Context(), c.Writer); err != nil {
+		// The status is sent: the file ends short, and its last line
+		// does not parse.
+		s.log.Error("audit export failed while sending", "err", err)
+	}
+}
+
+type auditNodeView struct {
+	Node              string `json:"node"`
+	Rows              int    `json:"rows"`
+	Head              uint64 `json:"head_seq"`
+	Checkpoints       int    `json:"checkpoints"`
+	SignaturesChecked bool   `json:"signatures_checked"`
+	LastCheckpoint    uint64 `json:"last_checkpoint_seq"`
+	Unanchored        int    `json:"unanchored"`
+}
+
+type auditBrokenView struct {
+	Node   string `json:"node"`
+	Seq    uint64 `json:"seq"`
+	TS     string `json:"ts"`
+	Action string `json:"action"`
+	Actor  string `json:"actor"`
+	Target string `json:"target"`
+	Reason string `json:"reason"`
+}
+
+// handleAuditVerify serves GET /api/v1/audit/verify: the check of every
+// audit row against its chain that `sunlight audit verify` makes, with
+// this node's key for its checkpoints: {"ok", "nodes", "unchained",
+// "broken"}, broken naming the first row that does not fit. A broken
+// chain is a finding, not a failed request: 200 with ok false.
+func (s *Server) handleAuditVerify(c *gin.Context) {
+	rep, err := s.Store.VerifyAudit(c.Request.Context(), []ed25519.PublicKey{s.nodeKey.Public().(ed25519.PublicKey)})
+	var ce *analytics.AuditChainError
+	if err != nil && !errors.As(err, &ce) {
+		s.log.Error("audit verify", "err", err)
+		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "audit log unavailable: retry later"))
+		return
+	}
+	out := gin.H{"ok": ce == nil, "unchained": rep.Unchained}
+	nodes := make([]auditNodeView, len(rep.Nodes))
+	for i, n := range rep.Nodes {
+		nodes[i] = auditNodeView(n)
+	}
+	out["nodes"] = nodes
+	if ce != nil {
+		out["broken"] = auditBrokenView{Node: ce.Row.Node, Seq: ce.Row.Seq, TS: ce.Row.TS.UTC().Format(time.RFC3339Nano), Action: ce.Row.Action,
+			Actor: ce.Row.Actor, Target: ce.Row.Target, Reason: ce.Reason}
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -215,13 +215,9 @@ const maxClipReason = 500
 // hash of the whole file, whatever range is sent.
 func (s *Server) handleCaseClip(c *gin.Context) {
 	caseID := c.Param("case_id")
-	reason := strings.TrimSpace(c.Query("reason"))
-	if reason == "" {
-		writeError(c, s.log, apperr.ReasonRequired.New(nil, "reason is required: say why you open this recording (?reason=...); it is kept in the audit log"))
-		return
-	}
-	if len(reason) > maxClipReason {
-		writeError(c, s.log, apperr.ReasonTooLong.New(apperr.P{"max": maxClipReason}, "reason: at most %d bytes", maxClipReason))
+	reason, err := clipReason(c)
+	if err != nil {
+		writeError(c, s.log, err)
 		return
 	}
 	window := c.Query("window")

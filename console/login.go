@@ -71,15 +71,23 @@ func isHTTPS(c *gin.Context) bool {
 // auditStrict writes an audit row for an access that must not happen
 // unaudited: if the row cannot be written the access is refused.
 func (s *Server) auditStrict(c *gin.Context, e analytics.AuditEntry) error {
+	_, err := s.auditStrictRecord(c, e)
+	return err
+}
+
+// auditStrictRecord is auditStrict, returning the row as stored (with its
+// place in the audit chain).
+func (s *Server) auditStrictRecord(c *gin.Context, e analytics.AuditEntry) (analytics.AuditRecord, error) {
 	e.TS = s.Now()
 	e.Client = c.ClientIP()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 	defer cancel()
-	if err := s.Store.WriteAudit(ctx, e); err != nil {
+	r, err := s.Store.AppendAudit(ctx, e)
+	if err != nil {
 		s.log.Error("audit write failed: access refused", "action", e.Action, "actor", e.Actor, "err", err)
-		return apperr.AuditUnavailable.New(nil, "the audit log cannot be written, so this access is refused: retry later")
+		return r, apperr.AuditUnavailable.New(nil, "the audit log cannot be written, so this access is refused: retry later")
 	}
-	return nil
+	return r, nil
 }
 
 // audit writes one audit row, filling in when and from where. A failure is

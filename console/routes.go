@@ -158,10 +158,13 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/public/site", public, s.handleSite},
 		{http.MethodGet, "/api/v1/public/items/:code", public, s.handlePublicItem},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
+		{http.MethodGet, "/api/v1/audit/export", rolesOf(RoleAuditor, RoleAdmin), s.handleAuditExport},
+		{http.MethodGet, "/api/v1/audit/verify", rolesOf(RoleAuditor, RoleAdmin), s.handleAuditVerify},
 		{http.MethodGet, "/api/v1/cases", rolesOf(RoleAuditor, RoleAdmin), s.handleRecordedCases},
 		{http.MethodGet, "/api/v1/cases/:case_id", rolesOf(RoleAuditor, RoleManager, RoleAdmin), s.handleCase},
 		{http.MethodGet, "/api/v1/cases/:case_id/recordings", rolesOf(RoleAuditor, RoleAdmin), s.handleCaseRecordings},
 		{http.MethodGet, "/api/v1/cases/:case_id/clip", rolesOf(RoleAuditor), s.handleCaseClip},
+		{http.MethodGet, "/api/v1/cases/:case_id/export", rolesOf(RoleAuditor), s.handleCaseExport},
 		{http.MethodPost, "/api/v1/cases/:case_id/hold", rolesOf(RoleAuditor, RoleAdmin), s.handlePlaceHold},
 		{http.MethodDelete, "/api/v1/cases/:case_id/hold", rolesOf(RoleAuditor, RoleAdmin), s.handleReleaseHold},
 	}

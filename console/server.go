@@ -5,6 +5,7 @@ package console
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -24,12 +25,16 @@ import (
 	"github.com/sunlight-gov/sunlight/caseclip"
 	"github.com/sunlight-gov/sunlight/internal/apperr"
 	"github.com/sunlight-gov/sunlight/internal/config"
+	"github.com/sunlight-gov/sunlight/internal/nodekey"
 )
 
 // store is what the console needs from the analytics database.
 type store interface {
 	Ping(ctx context.Context) error
 	WriteAudit(ctx context.Context, e analytics.AuditEntry) error
+	AppendAudit(ctx context.Context, e analytics.AuditEntry) (analytics.AuditRecord, error)
+	ExportAudit(ctx context.Context, w io.Writer) (int, error)
+	VerifyAudit(ctx context.Context, keys []ed25519.PublicKey) (analytics.AuditReport, error)
 	ListAudit(ctx context.Context, f analytics.AuditFilter) ([]analytics.AuditEntry, error)
 	CaseEvents(ctx context.Context, caseID string) ([]analytics.CaseEvent, error)
 	CaseIntervals(ctx context.Context, caseID string) ([]analytics.ServiceInterval, error)
@@ -68,6 +73,10 @@ type Server struct {
 	Cameras cameraStates
 	// ClipPadding widens a case's service intervals in its clip. Default 5s.
 	ClipPadding time.Duration
+	// NodeKey signs evidence exports; nil loads (or makes) the node key
+	// under Config.DataDir (see nodekey). Give the store's AuditKey, so
+	// that an export's audit row is in the chain of the key that signs it.
+	NodeKey ed25519.PrivateKey
 
 	log      *slog.Logger
 	users    *Users
@@ -78,6 +87,7 @@ type Server struct {
 	metrics  *serverMetrics
 	live     liveSessions
 	clips    *caseclip.Service
+	nodeKey  ed25519.PrivateKey
 	calendar *config.WorkCalendar
 	alerts   *alertHub
 	// windowFeed pushes the windows' state to the live walls.
@@ -123,6 +133,12 @@ func (s *Server) Initialize() error {
 	key, err := loadSessionKey(filepath.Join(s.Config.DataDir, "session.key"))
 	if err != nil {
 		return err
+	}
+	s.nodeKey = s.NodeKey
+	if s.nodeKey == nil {
+		if s.nodeKey, err = nodekey.LoadOrCreate(nodekey.Path(s.Config.DataDir)); err != nil {
+			return err
+		}
 	}
 	s.sessions = &sessions{key: key, ttl: s.Config.Auth.SessionTTL, now: s.Now, revoked: map[string]time.Time{}}
 	s.keys = newAPIKeys(s.Config.Auth.APIKeys)

@@ -254,6 +254,8 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/windows/stream":         {"inspector,manager,admin", "", 200, "/api/v1/windows/stream?snapshot=1", nil, nil},
 	"POST /api/v1/events":                {"producers", `[{"event_id":"rr-1","type":"window_opened","ts":"2026-11-25T08:30:00+08:00","hall":"city-main","window":"A01"}]`, 202, "", nil, nil},
 	"GET /api/v1/audit":                  {"auditor,admin", "", 200, "/api/v1/audit?action=login&format=csv", nil, nil},
+	"GET /api/v1/audit/export":           {"auditor,admin", "", 200, "", nil, nil},
+	"GET /api/v1/audit/verify":           {"auditor,admin", "", 200, "", nil, nil},
 	"GET /api/v1/public/cases/:case_id":  {"anyone", "", 200, "/api/v1/public/cases/CM-1", nil, nil},
 	"GET /api/v1/public/items":           {"anyone", "", 200, "", nil, nil},
 	"GET /api/v1/public/items/:code":     {"anyone", "", 200, "/api/v1/public/items/SC-001", nil, nil},
@@ -279,7 +281,8 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/cases/:case_id/recordings":     {"auditor,admin", "", 200, "/api/v1/cases/CM-1/recordings?reason=review", nil, nil},
 	// No camera records in these tests: the auditor's clip request gets
 	// as far as "no footage".
-	"GET /api/v1/cases/:case_id/clip": {"auditor", "", 404, "/api/v1/cases/CM-1/clip?reason=review", nil, nil},
+	"GET /api/v1/cases/:case_id/clip":   {"auditor", "", 404, "/api/v1/cases/CM-1/clip?reason=review", nil, nil},
+	"GET /api/v1/cases/:case_id/export": {"auditor", "", 404, "/api/v1/cases/CM-1/export?reason=review", nil, nil},
 	"POST /api/v1/cases/:case_id/hold": {"auditor,admin", `{"reason":"complaint 12345"}`, 201, "/api/v1/cases/CM-1/hold", nil,
 		func(t *testing.T, ts *testServer, _ string) {
 			_ = ts.store.ReleaseHold(context.Background(), "CM-1", "test")

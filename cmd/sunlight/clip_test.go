@@ -45,7 +45,9 @@ func (h *liveHall) get(t *testing.T, token, path string, hdr map[string]string) 
 // an auditor with a reason, is one MP4 spanning several segments whose
 // duration is the service interval plus padding, decodes without error,
 // holds a frame per 1/15 s, answers Range requests byte-exactly and
-// carries its SHA-256; every access is in the audit log.
+// carries its SHA-256; every access is in the audit log. Its signed
+// evidence export and the audit chain are checked on the same hall (see
+// checkEvidenceExport).
 func TestCaseClip(t *testing.T) {
 	h := startLiveHall(t, "recording:\n  segment_seconds: 2\n  clip_padding_seconds: 1\n")
 	inspector := h.token(t, console.RoleInspector)
@@ -150,4 +152,6 @@ func TestCaseClip(t *testing.T) {
 	require.Contains(t, log, "complaint 12345")
 	require.Contains(t, log, "sha256="+hex.EncodeToString(sum[:]))
 	require.Contains(t, log, `range=bytes=1000-5999`)
+
+	t.Run("evidence export and audit chain", func(t *testing.T) { checkEvidenceExport(t, h, auditor, clip) })
 }

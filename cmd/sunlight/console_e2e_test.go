@@ -243,6 +243,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		markers, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#clip-seek .marker')].map(m => m.dataset.type)`))
 		require.NoError(t, err)
 		require.Subset(t, markers, []string{"service_started", "case_accepted", "service_ended"}, "the events during service are marked on the seek bar")
+		// The signed evidence link downloads the export zip with the
+		// session cookie and the reason given.
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+			const a = document.getElementById('clip-export');
+			const r = await fetch(a.href);
+			const b = new Uint8Array(await r.arrayBuffer());
+			return [r.status, r.headers.get('Content-Type'), String.fromCharCode(b[0], b[1]), new URL(a.href).searchParams.get('reason')].join(' ');
+		})()`, chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		require.Equal(t, "200 application/zip PK e2e 投诉核查", got)
 		saveScreenshot(t, ctx, "case-clip")
 		requireTranslated(t, ctx)
 	})

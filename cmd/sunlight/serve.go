@@ -18,6 +18,7 @@ import (
 	"github.com/sunlight-gov/sunlight/console"
 	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/config"
+	"github.com/sunlight-gov/sunlight/internal/nodekey"
 )
 
 // serve assembles the platform: the composition root is the only place that
@@ -59,14 +60,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer ch.Close()
 		addrs = []string{ch.Addr()}
 	}
+	nodeKey, err := nodekey.LoadOrCreate(nodekey.Path(cfg.DataDir))
+	if err != nil {
+		return err
+	}
 	store, err := analytics.OpenStore(ctx, analytics.StoreConfig{
 		Addr: addrs, Database: cfg.ClickHouse.Database,
 		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password, Logger: log,
+		AuditKey: nodeKey,
 	})
 	if err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
 	defer store.Close()
+	// Closed after everything that writes audit rows: its last
+	// checkpoint anchors them.
+	anchor := &analytics.AuditAnchor{Store: store, Logger: log, Interval: time.Duration(cfg.Audit.CheckpointSeconds) * time.Second}
+	if err := anchor.Initialize(); err != nil {
+		return err
+	}
+	defer anchor.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -75,7 +88,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer sup.close()
-	srv := &console.Server{Config: cfg, Store: store, Logger: log, Registry: reg, Intake: sup.intake,
+	srv := &console.Server{Config: cfg, Store: store, NodeKey: nodeKey, Logger: log, Registry: reg, Intake: sup.intake,
 		Supervision: sup.engine, MaxEventBody: int64(cfg.Intake.MaxBodyKB) << 10,
 		ClipPadding: time.Duration(cfg.Recording.ClipPaddingSeconds) * time.Second}
 	health := &analytics.HealthWriter{Store: store, Logger: log}

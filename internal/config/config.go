@@ -41,6 +41,7 @@ type Config struct {
 	Calendar    Calendar     `yaml:"calendar"`
 	Intake      Intake       `yaml:"intake"`
 	Supervision Supervision  `yaml:"supervision"`
+	Audit       Audit        `yaml:"audit"`
 
 	// Path is the file the config was read from (not a YAML key).
 	Path string `yaml:"-"`
@@ -122,6 +123,16 @@ type Intake struct {
 	MaxBodyKB int `yaml:"max_body_kb"`
 	// BatchEvents is the most events the writer inserts at once. Default 200000.
 	BatchEvents int `yaml:"batch_events"`
+}
+
+// Audit configures the tamper-evident audit log: a hash chain per node
+// whose head is anchored by a checkpoint row signed with the node key
+// (<data_dir>/node.key, made on first start).
+type Audit struct {
+	// CheckpointSeconds is how often the chain's head is anchored (when
+	// rows were added since the last checkpoint; also at shutdown).
+	// Default 300.
+	CheckpointSeconds int `yaml:"checkpoint_seconds"`
 }
 
 // Supervision sets the thresholds of the supervision rules (电子监察).
@@ -323,6 +334,7 @@ func (c *Config) applyDefaults() {
 	defInt(&c.Supervision.UnattendedMinutes, 10)
 	defInt(&c.Supervision.BadRatingAtMost, 2)
 	defInt(&c.Supervision.CameraOfflineSeconds, 30)
+	defInt(&c.Audit.CheckpointSeconds, 300)
 	if c.Auth.SessionTTL == 0 {
 		c.Auth.SessionTTL = 12 * time.Hour
 	}

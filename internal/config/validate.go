@@ -79,6 +79,9 @@ func (c *Config) Validate() error {
 	if c.WebRTC.MaxViewersPerWindow < 1 {
 		bad("webrtc.max_viewers_per_window", "must be at least 1")
 	}
+	if c.Audit.CheckpointSeconds < 1 || c.Audit.CheckpointSeconds > 86400 {
+		bad("audit.checkpoint_seconds", "%d is out of range 1-86400", c.Audit.CheckpointSeconds)
+	}
 	if c.Recording.SegmentSeconds < 1 || c.Recording.SegmentSeconds > 3600 {
 		bad("recording.segment_seconds", "%d is out of range 1-3600", c.Recording.SegmentSeconds)
 	}

@@ -4,7 +4,7 @@ import { t, has, list } from '../i18n.js';
 import { fmtDateTime, fmtBytes, fmtDuration, today, dayAfter } from '../format.js';
 
 // The actions the server writes, in the order the filter offers them.
-const actions = ['clip', 'recordings_list', 'hold_place', 'hold_release', 'live_start', 'live_end', 'alert_ack', 'login', 'login_failed', 'logout'];
+const actions = ['clip', 'recordings_list', 'evidence_export', 'hold_place', 'hold_release', 'live_start', 'live_end', 'alert_ack', 'login', 'login_failed', 'logout', 'audit_export', 'audit_checkpoint'];
 
 // How close in time the live-wall sessions of one user must be to be one
 // line: a layout change opens (or closes) a tile's session each.

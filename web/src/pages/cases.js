@@ -162,7 +162,7 @@ function clipPanel(box, c, role, onOffsets) {
       await probe.arrayBuffer();
       const { offsets, total, segments } = clipTimeline(c.events, rec.intervals);
       onOffsets(offsets);
-      mountPlayer(src, sha, offsets, total, segments, rec.intervals);
+      mountPlayer(src, sha, offsets, total, segments, rec.intervals, `/api/v1/cases/${id}/export${query({ reason: why })}`);
     } catch (e) {
       if (e.status === 401) return;
       msg.className = 'form-msg error';
@@ -171,7 +171,7 @@ function clipPanel(box, c, role, onOffsets) {
     }
   }
 
-  function mountPlayer(src, sha, offsets, total, segments, intervals) {
+  function mountPlayer(src, sha, offsets, total, segments, intervals, exportSrc) {
     video = h('video', { id: 'clip-video', preload: 'auto', playsinline: true, muted: true, autoplay: true, src });
     video.muted = true;
     const fill = h('div', { class: 'seek-fill' });
@@ -210,6 +210,7 @@ function clipPanel(box, c, role, onOffsets) {
       h('div', { class: 'legend' }, legend, gaps > 0 && h('span', { class: 'chip yellow' }, t('cases.gaps', { n: gaps }))),
       h('div', { class: 'clip-foot' },
         h('a', { class: 'btn small', href: src, download: `case-${c.case_id}.mp4`, id: 'clip-download' }, `⬇ ${t('cases.download')}`),
+        h('a', { class: 'btn small', href: exportSrc, download: `case-${c.case_id}-evidence.zip`, id: 'clip-export', title: t('cases.exportHint') }, `⬇ ${t('cases.export')}`),
         h('span', { class: 'sha' }, h('span', { class: 'muted' }, t('label', { k: t('cases.sha') })), h('code', { id: 'clip-sha' }, sha || '—'))));
   }
 
