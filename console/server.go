@@ -73,6 +73,7 @@ type Server struct {
 	users    *Users
 	sessions *sessions
 	keys     *apiKeys
+	login    loginState
 	catalog  *config.Catalog
 	engine   *gin.Engine
 	metrics  *serverMetrics
@@ -126,6 +127,7 @@ func (s *Server) Initialize() error {
 	}
 	s.sessions = &sessions{key: key, ttl: s.Config.Auth.SessionTTL, now: s.Now, revoked: map[string]time.Time{}}
 	s.keys = newAPIKeys(s.Config.Auth.APIKeys)
+	s.login = newLoginState()
 	s.catalog = s.Config.Catalog()
 	s.calendar = s.Config.WorkCalendar()
 	s.clips = &caseclip.Service{Store: s.Store, Padding: s.ClipPadding}
@@ -182,6 +184,11 @@ func (s *Server) buildEngine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// X-Forwarded-For only from the configured proxies (validated at load).
+	if err := e.SetTrustedProxies(s.Config.TrustedProxies); err != nil {
+		s.log.Error("trusted_proxies", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.Use(s.recoverer(), s.metrics.middleware())
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, apperr.NoEndpoint.New(apperr.P{"method": c.Request.Method, "path": c.Request.URL.Path},

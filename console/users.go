@@ -51,8 +51,12 @@ type usersFile struct {
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`)
 
-// MinPasswordLen is the shortest password `user add` accepts.
-const MinPasswordLen = 8
+// MinPasswordLen and MaxPasswordLen bound the passwords `user add`
+// accepts (in bytes); a sign-in with a longer one is refused before hashing.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 256
+)
 
 // argonParams are argon2id's recommended interactive settings (RFC 9106's
 // second choice, 64 MiB), cheap enough for a login, costly for a guesser.

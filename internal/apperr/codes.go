@@ -79,6 +79,13 @@ var (
 	APIKeyUnknown       = newCode("api_key_unknown", Unauthorized)
 	APIKeyRequired      = newCode("api_key_required", Unauthorized)
 	RoleForbidden       = newCode("role_forbidden", Forbidden, "role", "method", "path")
+	// CredentialsTooLong: refused before hashing.
+	CredentialsTooLong = newCode("credentials_too_long", Invalid, "max_username", "max_password")
+	// LoginThrottled: too many failed sign-ins of this user or from this
+	// address; seconds is the Retry-After.
+	LoginThrottled = newCode("login_throttled", TooMany, "seconds")
+	// LoginBusy: too many sign-ins waiting for a password check at once.
+	LoginBusy = newCode("login_busy", Unavailable)
 
 	// Query parameters. param is the parameter's name, value what was sent.
 	BadParam       = newCode("bad_param", Invalid, "param", "value")

@@ -24,6 +24,11 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics without auth on its own
 	// address (for a Prometheus scraper); /metrics on Listen is admin-only.
 	MetricsListen string `yaml:"metrics_listen"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
+	// whose X-Forwarded-For names the client: sign-in throttling and the
+	// audit log go by the client's address. Default none: the header is
+	// ignored, since any client could forge it.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// DataDir holds the managed ClickHouse, recordings, the spool and the
 	// session key. Default ./data next to the config file.
 	DataDir string `yaml:"data_dir"`

@@ -36,6 +36,13 @@ func (c *Config) Validate() error {
 			bad(key, "%q has an invalid port", v)
 		}
 	}
+	for i, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is neither an IP address nor a CIDR", p)
+			}
+		}
+	}
 	checkPort := func(key string, p int) {
 		if p < 1 || p > 65535 {
 			bad(key, "port %d is out of range 1-65535", p)
