@@ -140,9 +140,14 @@ func (s *Server) auditLockout(c *gin.Context, username, key string, failures int
 
 func (s *Server) handleLogout(c *gin.Context) {
 	p := caller(c)
-	s.sessions.revoke(p.claims)
+	err := s.sessions.revoke(p.claims)
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	s.audit(c, analytics.AuditEntry{Actor: p.name, Role: string(p.role), Action: "logout"})
+	if err != nil {
+		s.log.Error("logout: revocation not saved", "user", p.name, "err", err)
+		writeError(c, s.log, apperr.RevocationNotSaved.New(nil, "signed out, but the server could not save it: the session ends for good only when it expires"))
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"status": "signed out"})
 }
 

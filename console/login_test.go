@@ -175,3 +175,25 @@ func TestHashGate(t *testing.T) {
 	require.True(t, short.acquire(ctx))
 	require.False(t, short.acquire(ctx), "gives up after maxWait")
 }
+
+// TestRevokedSurvivesRestart: a token signed out before a restart is still
+// refused by the restarted server (same data dir and ClickHouse), while a
+// token not signed out still works.
+func TestRevokedSurvivesRestart(t *testing.T) {
+	ts := newTestServer(t)
+	gone := ts.login(t, RoleInspector)
+	kept := ts.login(t, RoleManager)
+	status, _, _ := ts.do(t, http.MethodPost, "/api/v1/auth/logout", gone, "", nil)
+	require.Equal(t, http.StatusOK, status)
+	ts.Close()
+
+	again := &Server{Config: ts.Config, Store: ts.store, Now: ts.clock.now, Live: fakeLive{}}
+	require.NoError(t, again.Initialize())
+	t.Cleanup(again.Close)
+	ts2 := &testServer{Server: again, url: "http://" + again.Addr(), store: ts.store, clock: ts.clock}
+	status, body, _ := ts2.do(t, http.MethodGet, "/api/v1/auth/me", gone, "", nil)
+	require.Equal(t, http.StatusUnauthorized, status, "the signed-out token is still refused: %s", body)
+	require.Contains(t, errorMessage(t, body), "session expired")
+	status, body, _ = ts2.do(t, http.MethodGet, "/api/v1/auth/me", kept, "", nil)
+	require.Equal(t, http.StatusOK, status, "a live token survives the restart: %s", body)
+}

@@ -125,7 +125,12 @@ func (s *Server) Initialize() error {
 	if err != nil {
 		return err
 	}
-	s.sessions = &sessions{key: key, ttl: s.Config.Auth.SessionTTL, now: s.Now, revoked: map[string]time.Time{}}
+	revokedPath := filepath.Join(s.Config.DataDir, "revoked-sessions.json")
+	revoked, err := loadRevoked(revokedPath, s.Now())
+	if err != nil {
+		return err
+	}
+	s.sessions = &sessions{key: key, ttl: s.Config.Auth.SessionTTL, now: s.Now, revoked: revoked, revokedPath: revokedPath}
 	s.keys = newAPIKeys(s.Config.Auth.APIKeys)
 	s.login = newLoginState()
 	s.catalog = s.Config.Catalog()
@@ -166,10 +171,16 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Handler() http.Handler { return s.engine }
 
 // Close stops accepting requests, lets running ones finish for a few
-// seconds, and returns when the serving goroutine has ended.
+// seconds, and returns when the serving goroutine has ended. A second
+// call does nothing.
 func (s *Server) Close() {
 	if s.httpSrv == nil {
 		return
+	}
+	select {
+	case <-s.closing:
+		return
+	default:
 	}
 	close(s.closing)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

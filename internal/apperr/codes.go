@@ -84,6 +84,9 @@ var (
 	// LoginThrottled: too many failed sign-ins of this user or from this
 	// address; seconds is the Retry-After.
 	LoginThrottled = newCode("login_throttled", TooMany, "seconds")
+	// RevocationNotSaved: a logout the server could not save (the
+	// session is refused until the server restarts).
+	RevocationNotSaved = newCode("revocation_not_saved", Unavailable)
 	// LoginBusy: too many sign-ins waiting for a password check at once.
 	LoginBusy = newCode("login_busy", Unavailable)
 

@@ -357,6 +357,7 @@ const messages = {
   'err.credentials_required': ['请输入用户名和密码', 'Enter your username and password'],
   'err.credentials_too_long': ['用户名最多 {max_username} 字节，密码最多 {max_password} 字节', 'The username takes at most {max_username} bytes, the password at most {max_password}'],
   'err.login_throttled': ['登录失败次数过多，请 {seconds} 秒后再试', 'Too many failed sign-ins: try again in {seconds} s'],
+  'err.revocation_not_saved': ['已退出，但服务器未能保存：该会话在重启后到期前仍可能有效', 'Signed out, but the server could not save it: after a restart the session may last until it expires'],
   'err.login_busy': ['同时登录的人过多，请稍后重试', 'Too many sign-ins at once: retry in a moment'],
   'err.login_required': ['请先登录', 'Please sign in first'],
   'err.session_expired': ['登录已过期，请重新登录', 'Your session has expired: please sign in again'],
