@@ -210,7 +210,7 @@ func (s *Server) buildEngine() *gin.Engine {
 			"method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)))
 	})
 	for _, r := range s.routes() {
-		e.Handle(r.method, r.path, s.authorize(r.access), r.handler)
+		e.Handle(r.method, r.path, s.authorize(r.access), checkPathIDs, r.handler)
 	}
 	return e
 }

@@ -123,6 +123,8 @@ func decodeOne(raw json.RawMessage) (Event, error) {
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ts: %q is not an RFC 3339 time (like 2026-11-25T09:30:00.123+08:00)", ts))
+		} else if t.IsZero() {
+			errs = append(errs, fmt.Errorf("ts: %s (year 1) is not an event time", ts))
 		} else {
 			ev.TS = t.UTC()
 		}

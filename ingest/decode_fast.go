@@ -142,8 +142,8 @@ func setField(ev *Event, key, val []byte) bool {
 			return true
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return false
+		if err != nil || t.IsZero() {
+			return false // the slow path says what is wrong
 		}
 		ev.TS = t.UTC()
 	case "hall":

@@ -84,6 +84,14 @@ func TestPerEventProblems(t *testing.T) {
 		{"window of other hall", `{"event_id":"e1","type":"window_opened","hall":"city-main","window":"B01","ts":"2026-11-25T09:30:00Z"}`, `window: "B01" belongs to hall "district-hx"`},
 		{"unknown item", `{"event_id":"e1","type":"ticket_issued","hall":"city-main","ticket":"A1","item":"XX-1","ts":"2026-11-25T09:30:00Z"}`, `item: unknown item code "XX-1"`},
 		{"not an object", `42`, "not a JSON object"},
+		{"1970", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"1970-01-01T00:00:00Z"}`,
+			"ts: 1970-01-01T00:00:00Z is too old: more than 1826 days before the server's clock (2026-11-25T12:00:00Z)"},
+		{"year 1", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"0001-01-01T00:00:00Z"}`,
+			"ts: 0001-01-01T00:00:00Z (year 1) is not an event time"},
+		{"NUL in case id", `{` + base + `,"type":"case_completed","case_id":"A\u0000B"}`, "case_id: only letters, digits"},
+		{"invalid UTF-8 in case id", `{` + base + `,"type":"case_completed","case_id":"A` + "\xff" + `B"}`, "case_id: not valid UTF-8"},
+		{"space in ticket", `{` + base[:len(base)-len(`"ticket":"A1","ts":"2026-11-25T09:30:00Z"`)] + `"ticket":"A 1","ts":"2026-11-25T09:30:00Z","type":"called"}`, "ticket: only letters, digits"},
+		{"100 KB case id", `{` + base + `,"type":"case_completed","case_id":"` + strings.Repeat("C", 100<<10) + `"}`, "case_id: longer than 128 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,4 +171,30 @@ func BenchmarkDecodeValidate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/event")
+}
+
+// TestValidateWithinLimits: the time window is the configuration's.
+func TestValidateWithinLimits(t *testing.T) {
+	ev := Event{EventID: "e1", Type: WindowOpened, Hall: "city-main", Window: "A01"}
+	lim := Limits{MaxAge: 48 * time.Hour, MaxAhead: time.Minute}
+	for _, tt := range []struct {
+		name string
+		ts   time.Time
+		want string
+	}{
+		{"inside", now.Add(-47 * time.Hour), ""},
+		{"too old", now.Add(-49 * time.Hour), "too old: more than 2 days before"},
+		{"ahead within skew", now.Add(59 * time.Second), ""},
+		{"too far ahead", now.Add(2 * time.Minute), "in the future: more than 1m0s ahead"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ev.TS = tt.ts
+			err := ValidateWithin(ev, fakeCatalog{}, now, lim)
+			if tt.want == "" {
+				require.NoError(t, err)
+			} else {
+				require.ErrorContains(t, err, tt.want)
+			}
+		})
+	}
 }

@@ -143,12 +143,14 @@ func (ss *session) negotiate(ctx context.Context, plan offerPlan, offerSDP strin
 
 	err = ss.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP})
 	if err != nil {
-		return "", apperr.New(apperr.Invalid, "the offer was refused: %v", err)
+		// pion's text is for the log, not for the viewer.
+		ss.logger.Debug("offer refused", "err", err)
+		return "", apperr.OfferInvalid.New(nil, "the offer was refused: it is not a complete WebRTC offer (ICE credentials, DTLS fingerprint, BUNDLE)")
 	}
 	answer, err := ss.pc.CreateAnswer(nil)
 	if err != nil {
 		if errors.Is(err, webrtc.ErrSenderWithNoCodecs) {
-			return "", apperr.New(apperr.Invalid, "the offer has no codec this window can send")
+			return "", apperr.OfferNoCodec.New(apperr.P{"codec": ss.stream.VideoTrack().Codec}, "the offer has no codec this window can send")
 		}
 		return "", fmt.Errorf("webrtc: create answer: %w", err)
 	}

@@ -116,12 +116,18 @@ func TestWHEPErrors(t *testing.T) {
 		{"only packetization-mode 0", "ready", strings.ReplaceAll(offer, "packetization-mode=1", "packetization-mode=0"),
 			apperr.Invalid, "packetization-mode=1"},
 		{"no H.265 for an H.265 camera", "h265", offer, apperr.Invalid, "H.265"},
+		{"refused by WebRTC", "ready", regexp.MustCompile(`a=fingerprint:[^\r\n]*\r\n`).ReplaceAllString(offer, ""), apperr.Invalid,
+			"the offer was refused: it is not a complete WebRTC offer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := srv.NewSession(context.Background(), tt.stream, tt.offer)
 			require.ErrorIs(t, err, tt.kind)
 			require.Contains(t, err.Error(), tt.msg)
+			// Our own words: no library's message reaches the viewer.
+			for _, lib := range []string{"sdp:", "SDP: ", "webrtc:", "pion", "unmarshal"} {
+				require.NotContains(t, err.Error(), lib)
+			}
 		})
 	}
 	require.Zero(t, srv.Viewers("ready"))

@@ -91,7 +91,10 @@ var (
 	LoginBusy = newCode("login_busy", Unavailable)
 
 	// Query parameters. param is the parameter's name, value what was sent.
-	BadParam       = newCode("bad_param", Invalid, "param", "value")
+	BadParam = newCode("bad_param", Invalid, "param", "value")
+	// BadID: an id in the URL path that breaks the id grammar (package
+	// ident); a case id has BadCaseID.
+	BadID          = newCode("bad_id", Invalid, "param", "max")
 	BadTime        = newCode("bad_time", Invalid, "param", "value")
 	BadRange       = newCode("bad_range", Invalid)
 	RangeTooLong   = newCode("range_too_long", Invalid)
@@ -129,9 +132,14 @@ var (
 	LiveOff        = newCode("live_off", Unavailable)
 	// OfferNotSDP (415) and TrickleICE (405) are answered by the live
 	// handlers themselves: no kind has their status.
-	OfferNotSDP        = newCode("offer_not_sdp", nil)
-	OfferTooLarge      = newCode("offer_too_large", TooLarge, "max_bytes")
-	OfferEmpty         = newCode("offer_empty", Invalid)
+	OfferNotSDP   = newCode("offer_not_sdp", nil)
+	OfferTooLarge = newCode("offer_too_large", TooLarge, "max_bytes")
+	OfferEmpty    = newCode("offer_empty", Invalid)
+	// OfferInvalid: not SDP, or SDP that WebRTC refuses; OfferNoVideo: no
+	// video m-line that receives; OfferNoCodec: none of the window's codec.
+	OfferInvalid       = newCode("offer_invalid", Invalid)
+	OfferNoVideo       = newCode("offer_no_video", Invalid)
+	OfferNoCodec       = newCode("offer_no_codec", Invalid, "codec")
 	LiveSessionUnknown = newCode("live_session_unknown", NotFound, "session", "window")
 	TrickleICE         = newCode("trickle_ice", nil)
 	LiveNotFound       = newCode("live_not_found", NotFound, "window")

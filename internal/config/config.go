@@ -127,6 +127,12 @@ type Intake struct {
 	MaxBodyKB int `yaml:"max_body_kb"`
 	// BatchEvents is the most events the writer inserts at once. Default 200000.
 	BatchEvents int `yaml:"batch_events"`
+	// MaxEventAgeDays refuses events older than this many days (a queue
+	// system replaying its history may send them). Default 1826 (5 years).
+	MaxEventAgeDays int `yaml:"max_event_age_days"`
+	// MaxEventAheadMinutes refuses events this far ahead of the server's
+	// clock (clock skew). Default 10.
+	MaxEventAheadMinutes int `yaml:"max_event_ahead_minutes"`
 }
 
 // Supervision sets the thresholds of the supervision rules (电子监察).
@@ -320,6 +326,8 @@ func (c *Config) applyDefaults() {
 	defInt(&c.Intake.SpoolMaxMB, 1024)
 	defInt(&c.Intake.MaxBodyKB, 8192)
 	defInt(&c.Intake.BatchEvents, 200000)
+	defInt(&c.Intake.MaxEventAgeDays, 1826)
+	defInt(&c.Intake.MaxEventAheadMinutes, 10)
 	if c.Supervision.CaseWarnShare == 0 {
 		c.Supervision.CaseWarnShare = 0.8
 	}

@@ -104,6 +104,12 @@ func (c *Config) Validate() error {
 	if c.Intake.BatchEvents < 1 || c.Intake.BatchEvents > 1_000_000 {
 		bad("intake.batch_events", "%d is out of range 1-1000000", c.Intake.BatchEvents)
 	}
+	if c.Intake.MaxEventAgeDays < 1 || c.Intake.MaxEventAgeDays > 36500 {
+		bad("intake.max_event_age_days", "%d is out of range 1-36500", c.Intake.MaxEventAgeDays)
+	}
+	if c.Intake.MaxEventAheadMinutes < 1 || c.Intake.MaxEventAheadMinutes > 1440 {
+		bad("intake.max_event_ahead_minutes", "%d is out of range 1-1440", c.Intake.MaxEventAheadMinutes)
+	}
 	sv := c.Supervision
 	if sv.CaseWarnShare <= 0 || sv.CaseWarnShare >= 1 {
 		bad("supervision.case_warn_share", "%g is not between 0 and 1", sv.CaseWarnShare)
