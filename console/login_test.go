@@ -197,3 +197,72 @@ func TestRevokedSurvivesRestart(t *testing.T) {
 	status, body, _ = ts2.do(t, http.MethodGet, "/api/v1/auth/me", kept, "", nil)
 	require.Equal(t, http.StatusOK, status, "a live token survives the restart: %s", body)
 }
+
+// countingLive is a WHEP server of unique sessions that never end by
+// themselves.
+type countingLive struct {
+	mu   sync.Mutex
+	n    int
+	open map[string]bool
+}
+
+func (l *countingLive) NewSession(_ context.Context, window, offer string) (string, string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	id := fmt.Sprintf("sess-%d", l.n)
+	if l.open == nil {
+		l.open = map[string]bool{}
+	}
+	l.open[id] = true
+	return id, "v=0\r\n", nil
+}
+
+func (l *countingLive) CloseSession(id string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.open, id)
+	return nil
+}
+
+func (l *countingLive) SessionStream(id string) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return "A01", l.open[id]
+}
+
+// TestLiveSessionsPerUser: one user may have webrtc.max_sessions_per_user
+// live sessions at once (429 past it), others are not affected, and a
+// session that ends frees its place.
+func TestLiveSessionsPerUser(t *testing.T) {
+	ts := newTestServer(t)
+	ts.Live = &countingLive{}
+	inspector, admin := ts.login(t, RoleInspector), ts.login(t, RoleAdmin)
+	offer := func(token string) (int, []byte, http.Header) {
+		return ts.do(t, http.MethodPost, "/api/v1/live/A01/whep", token, "v=0\r\n", map[string]string{"Content-Type": "application/sdp"})
+	}
+	max := ts.Config.WebRTC.MaxSessionsPerUser
+	require.Equal(t, 4, max, "the default")
+	var first string
+	for i := range max {
+		status, body, hdr := offer(inspector)
+		require.Equal(t, http.StatusCreated, status, string(body))
+		if i == 0 {
+			first = hdr.Get("Location")
+		}
+	}
+	status, body, _ := offer(inspector)
+	require.Equal(t, http.StatusTooManyRequests, status, string(body))
+	require.Contains(t, string(body), `"code":"live_user_limit"`)
+	status, body, _ = offer(admin)
+	require.Equal(t, http.StatusCreated, status, "another user is not limited: %s", body)
+
+	// The streaming server ends a session (say, no ICE): its place is free.
+	id := first[strings.LastIndex(first, "/")+1:]
+	require.NoError(t, ts.Live.CloseSession(id))
+	ts.LiveSessionEnded(id, "A01", "no ice")
+	status, body, _ = offer(inspector)
+	require.Equal(t, http.StatusCreated, status, string(body))
+	status, _, _ = offer(inspector)
+	require.Equal(t, http.StatusTooManyRequests, status)
+}

@@ -238,6 +238,8 @@ func (ss *session) run() {
 func (ss *session) watch(connected chan struct{}) {
 	timer := time.NewTimer(ss.server.ConnectTimeout)
 	defer timer.Stop()
+	iceStart := time.NewTimer(ss.server.ICEStartTimeout)
+	defer iceStart.Stop()
 	isConnected := false
 	for {
 		select {
@@ -246,6 +248,11 @@ func (ss *session) watch(connected chan struct{}) {
 		case <-timer.C:
 			if !isConnected {
 				ss.end(EndConnectTimeout)
+			}
+		case <-iceStart.C:
+			if !isConnected && !ss.iceStarted() {
+				ss.logger.Info("no ICE connectivity check from the viewer: ending the session", "after", ss.server.ICEStartTimeout)
+				ss.end(EndNoICE)
 			}
 		case <-ss.stateCh:
 			switch st := ss.pc.ConnectionState(); st {
@@ -265,6 +272,17 @@ func (ss *session) watch(connected chan struct{}) {
 			}
 		}
 	}
+}
+
+// iceStarted reports whether the viewer has sent an ICE connectivity
+// check (a STUN binding request) on any candidate pair.
+func (ss *session) iceStarted() bool {
+	for _, st := range ss.pc.GetStats() {
+		if cp, ok := st.(webrtc.ICECandidatePairStats); ok && cp.RequestsReceived > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // readRTCP reads a sender's RTCP until the peer closes: the interceptors

@@ -481,3 +481,53 @@ func TestAnnouncedAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestWHEPNoICEFreesSlot: offers whose client never uses the answer (no
+// ICE check ever comes) take the window's viewer slots only until
+// ICEStartTimeout, not ConnectTimeout; a real viewer is not ended by it.
+func TestWHEPNoICEFreesSlot(t *testing.T) {
+	stream, _ := liveStream(t, "w1", 100*time.Millisecond, false)
+	reg := &Registry{}
+	reg.Add(stream)
+	srv := &WebRTCServer{Streams: reg, MaxViewersPerStream: 3, ConnectTimeout: 10 * time.Minute,
+		ICEStartTimeout: 500 * time.Millisecond, Logger: testLogger(t)}
+	require.NoError(t, srv.Initialize())
+	t.Cleanup(srv.Close)
+	ends := newEndRecorder()
+	srv.OnSessionEnd = ends.record
+
+	real, err := dialWHEP(t, srv, "w1", clientOptions{})
+	require.NoError(t, err)
+	real.waitAU(t, 10*time.Second)
+	for range 2 {
+		pc, offer := newClientPeer(t)
+		_, _, err := srv.NewSession(context.Background(), "w1", offer)
+		require.NoError(t, err)
+		require.NoError(t, pc.Close()) // never sets the answer: no ICE
+	}
+	require.Equal(t, 3, srv.Viewers("w1"))
+	_, _, err = srv.NewSession(context.Background(), "w1", mustOffer(t))
+	require.ErrorIs(t, err, apperr.Conflict, "the window is full")
+	for range 2 {
+		select {
+		case reason := <-ends.ch:
+			require.Equal(t, EndNoICE, reason)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the sessions without ICE were not ended (ConnectTimeout is 10 minutes)")
+		}
+	}
+	require.Equal(t, 1, srv.Viewers("w1"), "the real viewer stays")
+	srv.mu.Lock()
+	for _, ss := range srv.sessions {
+		require.True(t, ss.iceStarted(), "the real viewer's checks are seen")
+	}
+	srv.mu.Unlock()
+	real.waitAU(t, 10*time.Second)
+}
+
+func mustOffer(t *testing.T) string {
+	t.Helper()
+	pc, offer := newClientPeer(t)
+	require.NoError(t, pc.Close())
+	return offer
+}

@@ -146,7 +146,9 @@ var (
 	CameraOffline      = newCode("camera_offline", Unavailable, "window")
 	NoVideo            = newCode("no_video", Unavailable, "window")
 	ViewerLimit        = newCode("viewer_limit", Conflict, "window", "max")
-	LiveClosing        = newCode("live_closing", Unavailable)
+	// LiveUserLimit: the user has webrtc.max_sessions_per_user open.
+	LiveUserLimit = newCode("live_user_limit", TooMany, "max")
+	LiveClosing   = newCode("live_closing", Unavailable)
 
 	// Event intake.
 	IntakeFull = newCode("intake_full", Unavailable)

@@ -89,6 +89,9 @@ type WebRTC struct {
 	ICEServers []ICEServer `yaml:"ice_servers"`
 	// MaxViewersPerWindow bounds live sessions per window. Default 16.
 	MaxViewersPerWindow int `yaml:"max_viewers_per_window"`
+	// MaxSessionsPerUser bounds the live sessions one user has open (or
+	// opening) at once, over all windows. Default 4.
+	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
 }
 
 // ICEServer is a STUN or TURN server.
@@ -316,6 +319,7 @@ func (c *Config) applyDefaults() {
 	defInt(&c.ClickHouse.Managed.HTTPPort, 18123)
 	defInt(&c.WebRTC.UDPPort, 8189)
 	defInt(&c.WebRTC.MaxViewersPerWindow, 16)
+	defInt(&c.WebRTC.MaxSessionsPerUser, 4)
 	def(&c.Recording.Dir, filepath.Join(c.DataDir, "recordings"))
 	defInt(&c.Recording.SegmentSeconds, 60)
 	defInt(&c.Recording.RetentionDays, 30)

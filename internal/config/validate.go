@@ -86,6 +86,9 @@ func (c *Config) Validate() error {
 	if c.WebRTC.MaxViewersPerWindow < 1 {
 		bad("webrtc.max_viewers_per_window", "must be at least 1")
 	}
+	if c.WebRTC.MaxSessionsPerUser < 1 {
+		bad("webrtc.max_sessions_per_user", "must be at least 1")
+	}
 	if c.Recording.SegmentSeconds < 1 || c.Recording.SegmentSeconds > 3600 {
 		bad("recording.segment_seconds", "%d is out of range 1-3600", c.Recording.SegmentSeconds)
 	}
