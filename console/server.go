@@ -66,6 +66,9 @@ type Server struct {
 	Supervision floorState
 	// Cameras reports camera states for the windows view; nil shows none.
 	Cameras cameraStates
+	// MaxStreamsPerUser bounds the event streams (alerts, windows) one
+	// user has open at once. Default 8.
+	MaxStreamsPerUser int
 	// ClipPadding widens a case's service intervals in its clip. Default 5s.
 	ClipPadding time.Duration
 
@@ -78,6 +81,7 @@ type Server struct {
 	engine   *gin.Engine
 	metrics  *serverMetrics
 	live     liveSessions
+	streams  streamSlots
 	clips    *caseclip.Service
 	calendar *config.WorkCalendar
 	alerts   *alertHub
@@ -105,6 +109,9 @@ func (s *Server) Initialize() error {
 	s.log = s.log.With("component", "console")
 	if s.Now == nil {
 		s.Now = time.Now
+	}
+	if s.MaxStreamsPerUser <= 0 {
+		s.MaxStreamsPerUser = defaultStreamsPerUser
 	}
 	if s.MaxEventBody == 0 {
 		s.MaxEventBody = 8 << 20

@@ -121,6 +121,9 @@ var (
 	NoActiveHold       = newCode("no_active_hold", NotFound, "case")
 	ItemNotFound       = newCode("item_not_found", NotFound, "item")
 
+	// StreamUserLimit: the user has MaxStreamsPerUser event streams open.
+	StreamUserLimit = newCode("stream_user_limit", TooMany, "max")
+
 	// Alerts.
 	AlertNotFound   = newCode("alert_not_found", NotFound, "alert")
 	AlertAcked      = newCode("alert_acked", Conflict, "alert", "by", "at")

@@ -407,6 +407,7 @@ const messages = {
   'err.camera_offline': ['窗口 {window} 的摄像机离线', 'The camera of window {window} is offline'],
   'err.no_video': ['窗口 {window} 暂无画面', 'Window {window} is sending no video'],
   'err.viewer_limit': ['窗口 {window} 的观看人数已达上限（{max}）', 'Window {window} has its most viewers ({max})'],
+  'err.stream_user_limit': ['您已打开 {max} 个实时推送连接，已达上限：请关闭一些控制台页面', 'You have {max} live update streams open, the limit: close some console tabs'],
   'err.live_user_limit': ['您已打开 {max} 路实时画面，已达上限：请先关闭一路', 'You have {max} live views open, the limit: close one first'],
   'err.live_closing': ['实时画面服务正在关闭', 'Live video is shutting down'],
   'err.intake_full': ['事件缓冲已满，本批事件未保存，请稍后重试', 'The event spool is full: nothing of this batch was kept, try again later'],
