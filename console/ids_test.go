@@ -85,3 +85,29 @@ func TestEventIDGrammarAndTime(t *testing.T) {
 	}
 	require.Empty(t, resp.Results[5].EventID)
 }
+
+// TestEventsPersonalData: POST /events rejects an event with an
+// applicant's name or ID number and keeps the others; the timeline of
+// the kept case shows no personal data.
+func TestEventsPersonalData(t *testing.T) {
+	ts := newTestServer(t)
+	ts2 := ts.clock.t.UTC().Format("2006-01-02T15:04:05Z")
+	batch := `[{"event_id":"pd-1","type":"case_completed","ts":"` + ts2 + `","hall":"city-main","case_id":"CM-77"},
+	 {"event_id":"pd-2","type":"case_completed","ts":"` + ts2 + `","hall":"city-main","case_id":"CM-78","applicant_name":"张三"},
+	 {"event_id":"pd-3","type":"case_completed","ts":"` + ts2 + `","hall":"city-main","case_id":"11010519491231002X"}]`
+	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", batch, map[string]string{"X-API-Key": apiKey})
+	require.Equal(t, http.StatusAccepted, status, string(body))
+	var resp struct {
+		Accepted int
+		Results  []eventResult
+	}
+	require.NoError(t, json.Unmarshal(body, &resp))
+	require.Equal(t, 1, resp.Accepted)
+	require.Equal(t, "accepted", resp.Results[0].Status)
+	require.Contains(t, resp.Results[1].Error, "applicant_name: applicants' personal data is not accepted")
+	require.Contains(t, resp.Results[2].Error, "case_id: looks like a resident ID number")
+	ts.drained(t)
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/cases/CM-78", ts.login(t, RoleManager), "", nil)
+	require.Equal(t, http.StatusNotFound, status, "nothing of the rejected event is stored: %s", body)
+	require.NotContains(t, string(body), "张三")
+}

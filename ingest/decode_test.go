@@ -198,3 +198,42 @@ func TestValidateWithinLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestPersonalDataRejected: an event that carries an applicant's name, ID
+// or phone number (by its key, or an ID number by its value, in any field)
+// is rejected with a message naming the field; the rest of the batch is
+// kept, and case numbers that only look numeric pass.
+func TestPersonalDataRejected(t *testing.T) {
+	base := `"event_id":"p1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"2026-11-25T09:30:00Z"`
+	tests := []struct{ name, event, want string }{
+		{"applicant_name", `{` + base + `,"applicant_name":"张三"}`, "applicant_name: applicants' personal data is not accepted"},
+		{"Name", `{` + base + `,"Name":"Li Si"}`, "Name: applicants' personal data"},
+		{"身份证号 key", `{` + base + `,"身份证号":"x"}`, "身份证号: applicants' personal data"},
+		{"phone", `{` + base + `,"phone":"13800138000"}`, "phone: applicants' personal data"},
+		{"id number in case_id", `{"event_id":"p1","type":"case_completed","hall":"city-main","case_id":"11010519491231002X","ts":"2026-11-25T09:30:00Z"}`,
+			"case_id: looks like a resident ID number"},
+		{"id number, lower x, in a free key", `{` + base + `,"remark":"11010519491231002x"}`, "remark: looks like a resident ID number"},
+		{"old 15-digit id in ticket", `{"event_id":"p1","type":"called","hall":"city-main","window":"A01","ticket":"110105491231002","ts":"2026-11-25T09:30:00Z"}`,
+			"ticket: looks like a resident ID number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `[{"event_id":"ok","type":"window_opened","hall":"city-main","window":"A02","ts":"2026-11-25T08:30:00Z"},` + tt.event + `]`
+			items, err := DecodeBatch([]byte(body))
+			require.NoError(t, err)
+			require.Len(t, items, 2)
+			require.NoError(t, items[0].Err, "the other event is kept")
+			require.ErrorContains(t, items[1].Err, tt.want)
+		})
+	}
+	for _, ok := range []string{
+		"202611250000012345", // 18 digits, no valid birth date
+		"110105194912310021", // a valid date, the wrong check digit
+		"HH-2026-000123",
+	} {
+		items, err := DecodeBatch([]byte(`[{"event_id":"c1","type":"case_completed","hall":"city-main","ts":"2026-11-25T09:30:00Z","case_id":"` + ok + `"}]`))
+		require.NoError(t, err)
+		require.NoError(t, items[0].Err, ok)
+		require.Equal(t, ok, items[0].Event.CaseID)
+	}
+}
