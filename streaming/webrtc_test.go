@@ -525,7 +525,7 @@ func TestWHEPNoICEFreesSlot(t *testing.T) {
 	real.waitAU(t, 10*time.Second)
 }
 
-func mustOffer(t *testing.T) string {
+func mustOffer(t testing.TB) string {
 	t.Helper()
 	pc, offer := newClientPeer(t)
 	require.NoError(t, pc.Close())
