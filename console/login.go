@@ -37,13 +37,15 @@ type loginState struct {
 }
 
 func newLoginState() loginState {
-	// Each argon2id check takes a core (parallelism 2 on 2 threads) and
-	// 64 MiB: as many at once as there are cores, at most 4; a few dozen
-	// may wait a few seconds, the rest are told to retry.
+	// Each argon2id check takes 64 MiB and two threads for some 55 ms (on
+	// the 2-core reference machine): at once, half as many as there are
+	// cores (at least 1, at most 4), so that a flood of sign-ins leaves the
+	// others the rest; a few dozen may wait a few seconds, the rest are
+	// told to retry.
 	return loginState{
 		users:   newThrottle(userThrottle),
 		clients: newThrottle(clientThrottle),
-		gate:    newHashGate(min(max(runtime.GOMAXPROCS(0), 1), 4), 32, 3*time.Second),
+		gate:    newHashGate(min(max(runtime.GOMAXPROCS(0)/2, 1), 4), 32, 3*time.Second),
 	}
 }
 

@@ -266,3 +266,60 @@ func TestLiveSessionsPerUser(t *testing.T) {
 	status, _, _ = offer(inspector)
 	require.Equal(t, http.StatusTooManyRequests, status)
 }
+
+// TestLoginLockoutWhileOthersSignIn: 20 wrong passwords for one user sent
+// at once end in its lockout (429 + Retry-After), while another user's
+// correct sign-in, sent in the middle of them, answers within 1 s, and a
+// page that needs no password check is not held up either.
+func TestLoginLockoutWhileOthersSignIn(t *testing.T) {
+	ts := newTestServer(t)
+	post := func(body string) (int, http.Header, time.Duration) {
+		start := time.Now()
+		req, _ := http.NewRequest(http.MethodPost, ts.url+"/api/v1/auth/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil, 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header, time.Since(start)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var retryAfter []string
+	statuses := map[int]int{}
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, hdr, _ := post(loginBody("manager", fmt.Sprintf("wrong-%d", i)))
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[status]++
+			if status == http.StatusTooManyRequests {
+				retryAfter = append(retryAfter, hdr.Get("Retry-After"))
+			}
+		}()
+	}
+	status, _, took := post(loginBody("auditor", "auditorauditor"))
+	require.Equal(t, http.StatusOK, status)
+	t.Logf("another user's sign-in during the guesses: %s", took)
+	require.Less(t, took, time.Second, "another user's sign-in during the guesses")
+	start := time.Now()
+	st, _, _ := ts.do(t, http.MethodGet, "/api/v1/public/site", "", "", nil)
+	require.Equal(t, http.StatusOK, st)
+	require.Less(t, time.Since(start), time.Second)
+	wg.Wait()
+	require.Equal(t, 20, statuses[401]+statuses[429], "%v", statuses)
+	require.NotEmpty(t, retryAfter)
+	for _, ra := range retryAfter {
+		require.NotEmpty(t, ra)
+	}
+	require.Len(t, ts.auditRows(t, "login_locked"), 1, "the 20 guesses lock the user out: %v", statuses)
+	status, hdr, _ := post(loginBody("manager", "managermanager"))
+	require.Equal(t, http.StatusTooManyRequests, status, "locked, even with the right password")
+	secs, err := strconv.Atoi(hdr.Get("Retry-After"))
+	require.NoError(t, err)
+	require.Greater(t, secs, 14*60)
+}
