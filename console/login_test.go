@@ -130,6 +130,19 @@ func TestLoginFromOneAddress(t *testing.T) {
 	for _, r := range rows {
 		require.Equal(t, "127.0.0.1", r.Client, "X-Forwarded-For is ignored without trusted_proxies")
 	}
+	// Ignoring Retry-After, the address reaches its lockout, audited once.
+	for i := first429; i < clientThrottle.LockAfter+5; i++ {
+		status, _, _ := ts.do(t, http.MethodPost, "/api/v1/auth/login", "", loginBody(fmt.Sprintf("user%d", i), "wrong-password"), nil)
+		require.Equal(t, http.StatusTooManyRequests, status)
+	}
+	locked := ts.auditRows(t, "login_locked")
+	require.Len(t, locked, 1)
+	require.Equal(t, "client:127.0.0.1", locked[0].Target)
+	status, _, hdr := ts.do(t, http.MethodPost, "/api/v1/auth/login", "", loginBody("admin", "adminadmin"), nil)
+	require.Equal(t, http.StatusTooManyRequests, status, "a locked address may not sign in")
+	secs, err := strconv.Atoi(hdr.Get("Retry-After"))
+	require.NoError(t, err)
+	require.Greater(t, secs, 14*60)
 }
 
 // TestLoginBounds: a huge body or an over-long name or password is refused
