@@ -45,6 +45,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime 15s ./ingest/
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketize$$' -fuzztime 10s ./streaming/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 10s -fuzzminimizetime 1s ./evidence/
+	$(GO) test -run '^$$' -fuzz '^FuzzWHEPOffer$$' -fuzztime 8s ./streaming/
+	# One worker: each starts its own ClickHouse.
+	$(GO) test -run '^$$' -fuzz '^FuzzQueryParams$$' -fuzztime 10s -parallel 1 ./console/
 
 # The KPI dashboard benchmark generates this many visits (about six events
 # each): 1.7M is about 10M events; SUNLIGHT_KPI_BENCH_ROWS=17000000 make bench

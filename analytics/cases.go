@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -234,9 +235,18 @@ const caseEventSelect = "SELECT event_id, type, ts, ts_ms, hall, `window`, ticke
 func (s *Store) CaseEvents(ctx context.Context, caseID string) ([]CaseEvent, error) {
 	evs, err := s.caseEvents(ctx, caseID)
 	if err != nil {
-		return nil, fmt.Errorf("analytics: case %s: %w", caseID, err)
+		return nil, caseError(caseID, err)
 	}
 	return evs, nil
+}
+
+// caseError wraps an error of a case query: the text of "no such case" is
+// shown to API clients, so it names the case, not this package.
+func caseError(caseID string, err error) error {
+	if errors.Is(err, ErrCaseNotFound) {
+		return apperr.CaseNotFound.New(apperr.P{"case": caseID}, "case %s: %w", caseID, ErrCaseNotFound)
+	}
+	return fmt.Errorf("analytics: case %s: %w", caseID, err)
 }
 
 func (s *Store) caseEvents(ctx context.Context, caseID string) ([]CaseEvent, error) {
@@ -409,7 +419,7 @@ func (s *Store) queryCaseEvents(ctx context.Context, query string, args ...any) 
 func (s *Store) CaseIntervals(ctx context.Context, caseID string) ([]ServiceInterval, error) {
 	evs, err := s.caseEvents(ctx, caseID)
 	if err != nil {
-		return nil, fmt.Errorf("analytics: case %s: %w", caseID, err)
+		return nil, caseError(caseID, err)
 	}
 	type place struct{ hall, window string }
 	open := map[place]int{} // index in out of the interval open at a window

@@ -297,6 +297,11 @@ func (s *Server) handleAlertStream(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
+	release, ok := s.openStream(c)
+	if !ok {
+		return
+	}
+	defer release()
 	match := func(v alertView) bool {
 		return (f.Severity == "" || v.Severity == f.Severity) && (f.Kind == "" || v.Kind == f.Kind) &&
 			(f.Hall == "" || v.Hall == f.Hall) && (window == "" || v.Window == window)

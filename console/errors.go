@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 
 	"github.com/gin-gonic/gin"
 
@@ -51,7 +52,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 // coded error, "code" and "params", which the console translates (API
 // clients may match on the code rather than the text).
 func errorBody(err error) gin.H {
-	body := gin.H{"error": err.Error()}
+	body := gin.H{"error": ourWords(err.Error())}
 	if e, ok := apperr.CodeOf(err); ok {
 		body["code"] = e.Code.Name()
 		if len(e.Params) > 0 {
@@ -59,4 +60,14 @@ func errorBody(err error) gin.H {
 		}
 	}
 	return body
+}
+
+// internalPrefix is how Sunlight's packages begin the errors they wrap
+// ("analytics: case CM-1: ..."): words for the log, not for the client.
+var internalPrefix = regexp.MustCompile(`^(?:(?:analytics|streaming|webrtc|caseclip|ingest|console|spool|config): )+`)
+
+// ourWords drops a package prefix from an error's text, should one reach
+// the HTTP edge wrapped around an error of a kind.
+func ourWords(text string) string {
+	return internalPrefix.ReplaceAllString(text, "")
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -224,4 +225,7 @@ func TestErrorBody(t *testing.T) {
 		map[string]any(errorBody(coded)))
 	require.Equal(t, map[string]any{"error": "plain"}, map[string]any(errorBody(apperr.New(apperr.Invalid, "plain"))))
 	require.Equal(t, map[string]any{"error": "internal error", "code": "internal"}, map[string]any(errorBody(apperr.Internal.New(nil, "internal error"))))
+	// A package's prefix on an error of a kind is not shown.
+	wrapped := fmt.Errorf("analytics: webrtc: %w", apperr.New(apperr.NotFound, "case CM-1: no such case"))
+	require.Equal(t, map[string]any{"error": "case CM-1: no such case"}, map[string]any(errorBody(wrapped)))
 }

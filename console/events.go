@@ -11,6 +11,7 @@ import (
 
 	"github.com/sunlight-gov/sunlight/ingest"
 	"github.com/sunlight-gov/sunlight/internal/apperr"
+	"github.com/sunlight-gov/sunlight/internal/ident"
 )
 
 // eventResult is one event's outcome in a POST /api/v1/events response.
@@ -44,7 +45,7 @@ func (s *Server) handleEvents(c *gin.Context) {
 			writeError(c, s.log, apperr.BodyTooLarge.New(apperr.P{"max_bytes": s.MaxEventBody}, "body larger than %d bytes: split the batch", s.MaxEventBody))
 			return
 		}
-		writeError(c, s.log, apperr.BadBody.New(nil, "read body: %v", err))
+		writeError(c, s.log, apperr.BadBody.New(nil, "the body could not be read"))
 		return
 	}
 	items, err := ingest.DecodeBatch(body)
@@ -53,15 +54,22 @@ func (s *Server) handleEvents(c *gin.Context) {
 		return
 	}
 	now := s.Now()
+	lim := ingest.Limits{
+		MaxAge:   time.Duration(s.Config.Intake.MaxEventAgeDays) * 24 * time.Hour,
+		MaxAhead: time.Duration(s.Config.Intake.MaxEventAheadMinutes) * time.Minute,
+	}
 	results := make([]eventResult, len(items))
 	valid := make([]ingest.Event, 0, len(items))
 	rejected := 0
 	for i, it := range items {
 		err := it.Err
 		if err == nil {
-			err = ingest.Validate(it.Event, s.catalog, now)
+			err = ingest.ValidateWithin(it.Event, s.catalog, now, lim)
 		}
 		results[i] = eventResult{Index: it.Index, EventID: it.Event.EventID, Status: "accepted"}
+		if !ident.Valid(it.Event.EventID) {
+			results[i].EventID = "" // not echoed: it may be huge or unprintable
+		}
 		if err != nil {
 			results[i].Status, results[i].Error = "rejected", err.Error()
 			rejected++

@@ -121,9 +121,9 @@ func TestPublicCase(t *testing.T) {
 	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/public/cases/CM-404", "", "", nil)
 	require.Equal(t, http.StatusNotFound, status)
 	require.Contains(t, errorMessage(t, body), "no such case")
-	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/public/cases/"+strings.Repeat("9", 65), "", "", nil)
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/public/cases/"+strings.Repeat("9", 129), "", "", nil)
 	require.Equal(t, http.StatusBadRequest, status)
-	require.Contains(t, errorMessage(t, body), "64 characters at most")
+	require.Contains(t, errorMessage(t, body), "case id: longer than 128 bytes")
 
 	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/public/items?q=企业", "", "", nil)
 	require.Equal(t, http.StatusOK, status)

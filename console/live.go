@@ -53,10 +53,44 @@ type liveSession struct {
 	start  time.Time
 }
 
-// liveSessions maps session id to its opener; guarded by its mutex.
+// liveSessions maps session id to its opener, and counts the offers each
+// user has being answered; guarded by its mutex.
 type liveSessions struct {
-	mu sync.Mutex
-	m  map[string]liveSession
+	mu      sync.Mutex
+	m       map[string]liveSession
+	pending map[string]int // user -> offers in NewSession
+}
+
+// take counts one more session of user, unless user has max already.
+func (l *liveSessions) take(user string, max int) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.pending[user]
+	for _, ls := range l.m {
+		if ls.user == user {
+			n++
+		}
+	}
+	if n >= max {
+		return n, false
+	}
+	if l.pending == nil {
+		l.pending = map[string]int{}
+	}
+	l.pending[user]++
+	return n, true
+}
+
+// settle ends take's reservation: the session is added (id != "") or not.
+func (l *liveSessions) settle(user, id string, ls liveSession) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending[user]--; l.pending[user] <= 0 {
+		delete(l.pending, user)
+	}
+	if id != "" {
+		l.m[id] = ls
+	}
 }
 
 // handleWHEPOffer starts a live session (WHEP, RFC 9725): the body is the
@@ -93,14 +127,23 @@ func (s *Server) handleWHEPOffer(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
 	defer cancel()
 	p := caller(c)
+	limit := s.Config.WebRTC.MaxSessionsPerUser
+	if n, ok := s.live.take(p.name, limit); !ok {
+		writeError(c, s.log, apperr.LiveUserLimit.New(apperr.P{"max": limit},
+			"you have %d live sessions open, the limit: close one first", n))
+		return
+	}
 	id, answer, err := s.Live.NewSession(ctx, window, string(body))
 	if err != nil {
+		s.live.settle(p.name, "", liveSession{})
 		writeError(c, s.log, err)
 		return
 	}
-	s.live.mu.Lock()
-	s.live.m[id] = liveSession{user: p.name, role: p.role, client: c.ClientIP(), start: s.Now()}
-	s.live.mu.Unlock()
+	s.live.settle(p.name, id, liveSession{user: p.name, role: p.role, client: c.ClientIP(), start: s.Now()})
+	if _, ok := s.Live.SessionStream(id); !ok {
+		// It ended before it was registered: its end was not counted.
+		s.LiveSessionEnded(id, window, "ended at once")
+	}
 	s.audit(c, analytics.AuditEntry{Actor: p.name, Role: string(p.role), Action: "live_start", Target: window, Detail: "session " + id})
 	c.Header("Location", "/api/v1/live/"+window+"/whep/"+id)
 	c.Header("Cache-Control", "no-store")

@@ -2,7 +2,12 @@ package console
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,13 +21,43 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// hashSlots bounds concurrent argon2id checks: each takes 64 MiB, so a burst
-// of logins must queue instead of exhausting memory.
-var hashSlots = make(chan struct{}, 4)
+// Bounds on what a sign-in may send: checked before any hashing, so that
+// a megabyte "password" costs nothing.
+const (
+	maxLoginBody   = 4 << 10
+	maxUsernameLen = 64 // the longest name `user add` accepts
+)
+
+// loginState is the sign-in's defences: the throttles of user names and
+// client addresses, and the gate of the argon2id checks.
+type loginState struct {
+	users   *throttle
+	clients *throttle
+	gate    *hashGate
+}
+
+func newLoginState() loginState {
+	// Each argon2id check takes 64 MiB and two threads for some 55 ms (on
+	// the 2-core reference machine): at once, half as many as there are
+	// cores (at least 1, at most 4), so that a flood of sign-ins leaves the
+	// others the rest; a few dozen may wait a few seconds, the rest are
+	// told to retry.
+	return loginState{
+		users:   newThrottle(userThrottle),
+		clients: newThrottle(clientThrottle),
+		gate:    newHashGate(min(max(runtime.GOMAXPROCS(0)/2, 1), 4), 32, 3*time.Second),
+	}
+}
 
 func (s *Server) handleLogin(c *gin.Context) {
 	var req loginRequest
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxLoginBody)
 	if err := c.ShouldBindJSON(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(c, s.log, apperr.BodyTooLarge.New(apperr.P{"max_bytes": maxLoginBody}, "the sign-in body is larger than %d bytes", maxLoginBody))
+			return
+		}
 		writeError(c, s.log, apperr.BadBody.New(nil, "body must be JSON: {\"username\": ..., \"password\": ...}"))
 		return
 	}
@@ -30,15 +65,45 @@ func (s *Server) handleLogin(c *gin.Context) {
 		writeError(c, s.log, apperr.CredentialsRequired.New(nil, "username and password are required"))
 		return
 	}
-	select {
-	case hashSlots <- struct{}{}:
-	case <-c.Request.Context().Done():
+	if len(req.Username) > maxUsernameLen || len(req.Password) > MaxPasswordLen {
+		writeError(c, s.log, apperr.CredentialsTooLong.New(apperr.P{"max_username": maxUsernameLen, "max_password": MaxPasswordLen},
+			"username at most %d bytes, password at most %d", maxUsernameLen, MaxPasswordLen))
+		return
+	}
+	client := c.ClientIP()
+	userKey, clientKey := "user:"+req.Username, "client:"+client
+	now := s.Now()
+	cv := s.login.clients.begin(clientKey, now)
+	if !cv.ok {
+		s.refuseLogin(c, req.Username, clientKey, cv)
+		return
+	}
+	uv := s.login.users.begin(userKey, now)
+	if !uv.ok {
+		s.login.clients.cancel(clientKey)
+		s.refuseLogin(c, req.Username, userKey, uv)
+		return
+	}
+	if !s.login.gate.acquire(c.Request.Context()) {
+		s.login.clients.cancel(clientKey)
+		s.login.users.cancel(userKey)
+		c.Header("Retry-After", "1")
+		writeError(c, s.log, apperr.LoginBusy.New(nil, "too many sign-ins at once: retry in a second"))
 		return
 	}
 	user, ok := s.users.Authenticate(req.Username, req.Password)
-	<-hashSlots
+	s.login.gate.release()
+	now = s.Now()
+	ulocked, ufail := s.login.users.end(userKey, now, ok, true)
+	clocked, cfail := s.login.clients.end(clientKey, now, ok, false)
 	if !ok {
 		s.audit(c, analytics.AuditEntry{Actor: req.Username, Action: "login_failed"})
+		if ulocked {
+			s.auditLockout(c, req.Username, userKey, ufail)
+		}
+		if clocked {
+			s.auditLockout(c, req.Username, clientKey, cfail)
+		}
 		writeError(c, s.log, apperr.LoginFailed.New(nil, "wrong username or password"))
 		return
 	}
@@ -51,11 +116,40 @@ func (s *Server) handleLogin(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"token": token, "role": user.Role, "username": user.Username, "expires": exp.UTC().Format(time.RFC3339)})
 }
 
+// refuseLogin answers a sign-in that its throttle refused, unchecked: 429
+// with Retry-After. The attempt that locks a key out is audited.
+func (s *Server) refuseLogin(c *gin.Context, username, key string, v verdict) {
+	if v.lockedNow {
+		s.auditLockout(c, username, key, v.failures)
+	}
+	secs := int((v.retryAfter + time.Second - 1) / time.Second)
+	c.Header("Retry-After", strconv.Itoa(secs))
+	writeError(c, s.log, apperr.LoginThrottled.New(apperr.P{"seconds": secs},
+		"too many failed sign-ins: wait %d s before trying again", secs))
+}
+
+// auditLockout writes the audit row of a lockout: who tried, and which key
+// (user:NAME or client:ADDRESS) is locked, for how long.
+func (s *Server) auditLockout(c *gin.Context, username, key string, failures int) {
+	policy := userThrottle
+	if strings.HasPrefix(key, "client:") {
+		policy = clientThrottle
+	}
+	s.log.Warn("sign-in locked out", "key", key, "failures", failures, "for", policy.LockFor)
+	s.audit(c, analytics.AuditEntry{Actor: username, Action: "login_locked", Target: key,
+		Detail: fmt.Sprintf("%d failed sign-ins: locked for %s", failures, policy.LockFor)})
+}
+
 func (s *Server) handleLogout(c *gin.Context) {
 	p := caller(c)
-	s.sessions.revoke(p.claims)
+	err := s.sessions.revoke(p.claims)
 	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	s.audit(c, analytics.AuditEntry{Actor: p.name, Role: string(p.role), Action: "logout"})
+	if err != nil {
+		s.log.Error("logout: revocation not saved", "user", p.name, "err", err)
+		writeError(c, s.log, apperr.RevocationNotSaved.New(nil, "signed out, but the server could not save it: the session ends for good only when it expires"))
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"status": "signed out"})
 }
 

@@ -1,13 +1,40 @@
 package console
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/sunlight-gov/sunlight/internal/apperr"
+	"github.com/sunlight-gov/sunlight/internal/ident"
 )
+
+// checkPathIDs holds every id in a URL path (a case, window, alert, item,
+// live session) to the one id grammar of package ident, before any
+// handler sees it: a bad one is answered 400, naming the parameter and
+// never repeating the value (it may be 100 KB, or hold a NUL).
+func checkPathIDs(c *gin.Context) {
+	for _, p := range c.Params {
+		if p.Key == "filepath" { // the console's static files
+			continue
+		}
+		err := ident.Check(p.Value)
+		if err == nil {
+			continue
+		}
+		if p.Key == "case_id" {
+			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody(apperr.BadCaseID.New(apperr.P{"max": ident.MaxLen},
+				"case id: %v (at most %d bytes)", err, ident.MaxLen)))
+			return
+		}
+		c.AbortWithStatusJSON(http.StatusBadRequest, errorBody(apperr.BadID.New(apperr.P{"param": p.Key, "max": ident.MaxLen},
+			"%s: %v (at most %d bytes)", p.Key, err, ident.MaxLen)))
+		return
+	}
+	c.Next()
+}
 
 // queryRange reads ?from=&to= (RFC 3339, or a date YYYY-MM-DD meaning its
 // local midnight in loc). Missing bounds default to [to-span, now+1m).

@@ -71,6 +71,9 @@ type Server struct {
 	Supervision floorState
 	// Cameras reports camera states for the windows view; nil shows none.
 	Cameras cameraStates
+	// MaxStreamsPerUser bounds the event streams (alerts, windows) one
+	// user has open at once. Default 8.
+	MaxStreamsPerUser int
 	// ClipPadding widens a case's service intervals in its clip. Default 5s.
 	ClipPadding time.Duration
 	// NodeKey signs evidence exports; nil loads (or makes) the node key
@@ -82,10 +85,12 @@ type Server struct {
 	users    *Users
 	sessions *sessions
 	keys     *apiKeys
+	login    loginState
 	catalog  *config.Catalog
 	engine   *gin.Engine
 	metrics  *serverMetrics
 	live     liveSessions
+	streams  streamSlots
 	clips    *caseclip.Service
 	nodeKey  ed25519.PrivateKey
 	calendar *config.WorkCalendar
@@ -115,6 +120,9 @@ func (s *Server) Initialize() error {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.MaxStreamsPerUser <= 0 {
+		s.MaxStreamsPerUser = defaultStreamsPerUser
+	}
 	if s.MaxEventBody == 0 {
 		s.MaxEventBody = 8 << 20
 	}
@@ -140,8 +148,14 @@ func (s *Server) Initialize() error {
 			return err
 		}
 	}
-	s.sessions = &sessions{key: key, ttl: s.Config.Auth.SessionTTL, now: s.Now, revoked: map[string]time.Time{}}
+	revokedPath := filepath.Join(s.Config.DataDir, "revoked-sessions.json")
+	revoked, err := loadRevoked(revokedPath, s.Now())
+	if err != nil {
+		return err
+	}
+	s.sessions = &sessions{key: key, ttl: s.Config.Auth.SessionTTL, now: s.Now, revoked: revoked, revokedPath: revokedPath}
 	s.keys = newAPIKeys(s.Config.Auth.APIKeys)
+	s.login = newLoginState()
 	s.catalog = s.Config.Catalog()
 	s.calendar = s.Config.WorkCalendar()
 	s.clips = &caseclip.Service{Store: s.Store, Padding: s.ClipPadding}
@@ -180,10 +194,16 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Handler() http.Handler { return s.engine }
 
 // Close stops accepting requests, lets running ones finish for a few
-// seconds, and returns when the serving goroutine has ended.
+// seconds, and returns when the serving goroutine has ended. A second
+// call does nothing.
 func (s *Server) Close() {
 	if s.httpSrv == nil {
 		return
+	}
+	select {
+	case <-s.closing:
+		return
+	default:
 	}
 	close(s.closing)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -198,6 +218,11 @@ func (s *Server) buildEngine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// X-Forwarded-For only from the configured proxies (validated at load).
+	if err := e.SetTrustedProxies(s.Config.TrustedProxies); err != nil {
+		s.log.Error("trusted_proxies", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.Use(s.recoverer(), s.metrics.middleware())
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, apperr.NoEndpoint.New(apperr.P{"method": c.Request.Method, "path": c.Request.URL.Path},
@@ -208,7 +233,7 @@ func (s *Server) buildEngine() *gin.Engine {
 			"method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)))
 	})
 	for _, r := range s.routes() {
-		e.Handle(r.method, r.path, s.authorize(r.access), r.handler)
+		e.Handle(r.method, r.path, s.authorize(r.access), checkPathIDs, r.handler)
 	}
 	return e
 }

@@ -67,7 +67,7 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sunlight.yaml")
@@ -101,7 +101,7 @@ func (ts *testServer) drained(t *testing.T) {
 }
 
 // login signs in as the user named after role and returns the token.
-func (ts *testServer) login(t *testing.T, role Role) string {
+func (ts *testServer) login(t testing.TB, role Role) string {
 	t.Helper()
 	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/auth/login", "", fmt.Sprintf(`{"username":%q,"password":%q}`, role, string(role)+string(role)), nil)
 	require.Equal(t, http.StatusOK, status, "login %s: %s", role, body)
@@ -114,7 +114,7 @@ func (ts *testServer) login(t *testing.T, role Role) string {
 	return resp.Token
 }
 
-func (ts *testServer) do(t *testing.T, method, path, token, body string, hdr map[string]string) (int, []byte, http.Header) {
+func (ts *testServer) do(t testing.TB, method, path, token, body string, hdr map[string]string) (int, []byte, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.url+path, strings.NewReader(body))
 	require.NoError(t, err)

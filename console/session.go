@@ -39,6 +39,10 @@ type sessions struct {
 	ttl time.Duration
 	now func() time.Time
 
+	// revokedPath is where the revocation list is saved; "" keeps it in
+	// memory only.
+	revokedPath string
+
 	mu      sync.Mutex
 	revoked map[string]time.Time // nonce -> expiry; guarded by mu
 }
@@ -114,8 +118,10 @@ func (s *sessions) verify(token string) (sessionClaims, error) {
 	return c, nil
 }
 
-// revoke ends a session before its expiry (logout).
-func (s *sessions) revoke(c sessionClaims) {
+// revoke ends a session before its expiry (logout). The revocation list
+// is saved (fsync'd) in revokedPath, if set, so that it survives a
+// restart: an error means the session is revoked only until then.
+func (s *sessions) revoke(c sessionClaims) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -125,4 +131,39 @@ func (s *sessions) revoke(c sessionClaims) {
 		}
 	}
 	s.revoked[c.Nonce] = time.Unix(c.Expires, 0)
+	if s.revokedPath == "" {
+		return nil
+	}
+	list := make(map[string]int64, len(s.revoked))
+	for n, exp := range s.revoked {
+		list[n] = exp.Unix()
+	}
+	data, _ := json.Marshal(list) // strings and numbers: cannot fail
+	if err := writeFileAtomic(s.revokedPath, data, 0o600); err != nil {
+		return fmt.Errorf("save revoked sessions: %w", err)
+	}
+	return nil
+}
+
+// loadRevoked reads the revocation list saved by revoke (none yet: empty),
+// leaving out the sessions that have expired anyway.
+func loadRevoked(path string, now time.Time) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read revoked sessions: %w", err)
+	}
+	var list map[string]int64
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("revoked sessions %s are damaged (%v): delete the file and the session key next to it (everyone will have to sign in again)", path, err)
+	}
+	for n, exp := range list {
+		if t := time.Unix(exp, 0); now.Before(t) {
+			out[n] = t
+		}
+	}
+	return out, nil
 }

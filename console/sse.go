@@ -3,10 +3,47 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sunlight-gov/sunlight/internal/apperr"
 )
+
+// defaultStreamsPerUser is MaxStreamsPerUser's default: a console tab
+// holds two streams (windows and alerts), so four tabs.
+const defaultStreamsPerUser = 8
+
+// streamSlots counts the open event streams of each user.
+type streamSlots struct {
+	mu sync.Mutex
+	n  map[string]int // guarded by mu
+}
+
+// openStream takes one of the caller's event-stream places, or answers
+// 429 and returns false; the caller must call the returned release.
+func (s *Server) openStream(c *gin.Context) (release func(), ok bool) {
+	user := caller(c).name
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	if s.streams.n == nil {
+		s.streams.n = map[string]int{}
+	}
+	if n := s.streams.n[user]; n >= s.MaxStreamsPerUser {
+		writeError(c, s.log, apperr.StreamUserLimit.New(apperr.P{"max": s.MaxStreamsPerUser},
+			"you have %d event streams open, the limit: close a console tab", n))
+		return nil, false
+	}
+	s.streams.n[user]++
+	return func() {
+		s.streams.mu.Lock()
+		defer s.streams.mu.Unlock()
+		if s.streams.n[user]--; s.streams.n[user] <= 0 {
+			delete(s.streams.n, user)
+		}
+	}, true
+}
 
 // sseHeartbeat keeps proxies from closing an idle stream.
 const sseHeartbeat = 15 * time.Second

@@ -2,9 +2,11 @@ package console
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -41,4 +43,43 @@ func (ts *testServer) readSSE(t *testing.T, token, path string) <-chan sseEvent 
 		}
 	}()
 	return events
+}
+
+// TestStreamsPerUser: one user may hold MaxStreamsPerUser event streams
+// (alerts and windows together); past it 429, another user is not
+// affected, and a closed stream frees its place.
+func TestStreamsPerUser(t *testing.T) {
+	ts := newTestServer(t)
+	inspector, manager := ts.login(t, RoleInspector), ts.login(t, RoleManager)
+	open := func(token, path string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, ts.url+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	var held []*http.Response
+	for i := range ts.MaxStreamsPerUser {
+		path := "/api/v1/alerts/stream"
+		if i%2 == 1 {
+			path = "/api/v1/windows/stream"
+		}
+		resp := open(inspector, path)
+		require.Equal(t, http.StatusOK, resp.StatusCode, i)
+		held = append(held, resp)
+	}
+	resp := open(inspector, "/api/v1/alerts/stream")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	body, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(body), `"code":"stream_user_limit"`)
+	require.Equal(t, http.StatusOK, open(manager, "/api/v1/alerts/stream").StatusCode, "another user is not limited")
+
+	held[0].Body.Close()
+	require.Eventually(t, func() bool {
+		resp := open(inspector, "/api/v1/windows/stream?snapshot=1")
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond, "a closed stream frees its place")
 }

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/alexedwards/argon2id"
@@ -51,8 +53,12 @@ type usersFile struct {
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`)
 
-// MinPasswordLen is the shortest password `user add` accepts.
-const MinPasswordLen = 8
+// MinPasswordLen and MaxPasswordLen bound the passwords `user add`
+// accepts (in bytes); a sign-in with a longer one is refused before hashing.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 256
+)
 
 // argonParams are argon2id's recommended interactive settings (RFC 9106's
 // second choice, 64 MiB), cheap enough for a login, costly for a guesser.
@@ -133,8 +139,8 @@ func AddUser(path, username string, role Role, password string) error {
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
 	}
-	if len(password) < MinPasswordLen {
-		return fmt.Errorf("password: at least %d characters", MinPasswordLen)
+	if err := CheckPassword(username, password); err != nil {
+		return err
 	}
 	users, err := LoadUsers(path)
 	if err != nil {
@@ -186,6 +192,44 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// commonPasswords are the first guesses of any attacker: refused even when
+// long enough.
+var commonPasswords = map[string]bool{
+	"password": true, "password1": true, "password123": true, "passw0rd": true, "12345678": true,
+	"123456789": true, "1234567890": true, "87654321": true, "11111111": true, "88888888": true,
+	"qwertyui": true, "qwerty123": true, "1qaz2wsx": true, "abcd1234": true, "a1234567": true,
+	"iloveyou": true, "admin123": true, "admin1234": true, "administrator": true, "welcome1": true,
+	"sunlight": true, "sunlight1": true, "sunlight123": true, "changeme": true, "letmein1": true,
+}
+
+// CheckPassword is the password policy of `user add`: MinPasswordLen to
+// MaxPasswordLen bytes, not the user name (nor it backwards), not one
+// character repeated, not one of the commonest passwords. The error names
+// the rule that failed.
+func CheckPassword(username, password string) error {
+	lower := strings.ToLower(strings.TrimSpace(password))
+	name := strings.ToLower(username)
+	switch {
+	case len(password) < MinPasswordLen:
+		return fmt.Errorf("password: at least %d characters (this one has %d)", MinPasswordLen, len(password))
+	case len(password) > MaxPasswordLen:
+		return fmt.Errorf("password: at most %d bytes (this one has %d)", MaxPasswordLen, len(password))
+	case lower == name || lower == reverse(name):
+		return fmt.Errorf("password: must not be the user name %q (nor it backwards)", username)
+	case strings.Count(password, password[:1]) == len(password):
+		return errors.New("password: must not be one character repeated")
+	case commonPasswords[lower]:
+		return errors.New("password: one of the commonest passwords, the first an attacker tries: choose another")
+	}
+	return nil
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	slices.Reverse(r)
+	return string(r)
 }
 
 // lookup returns a user by name.

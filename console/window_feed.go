@@ -126,6 +126,11 @@ func windowsMessage(views []windowView, snapshot bool) []byte {
 // by itself and starts again from a snapshot. ?snapshot=1 ends the stream
 // after the snapshot (for scripts).
 func (s *Server) handleWindowStream(c *gin.Context) {
+	release, ok := s.openStream(c)
+	if !ok {
+		return
+	}
+	defer release()
 	sub, snapshot := s.windowFeed.subscribe()
 	defer s.windowFeed.unsubscribe(sub)
 	openSSE(c.Writer)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -114,6 +115,7 @@ func decodeOne(raw json.RawMessage) (Event, error) {
 	str("item", w.Item, &ev.Item)
 	str("staff", w.Staff, &ev.Staff)
 	ev.Type = EventType(typ)
+	errs = append(errs, personalData(raw)...)
 	if len(w.Rating) > 0 && string(w.Rating) != "null" {
 		if err := json.Unmarshal(w.Rating, &ev.Rating); err != nil {
 			errs = append(errs, errors.New("rating: must be a whole number from 1 to 5"))
@@ -123,9 +125,37 @@ func decodeOne(raw json.RawMessage) (Event, error) {
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ts: %q is not an RFC 3339 time (like 2026-11-25T09:30:00.123+08:00)", ts))
+		} else if t.IsZero() {
+			errs = append(errs, fmt.Errorf("ts: %s (year 1) is not an event time", ts))
 		} else {
 			ev.TS = t.UTC()
 		}
 	}
 	return ev, joinErrors(errs)
+}
+
+// personalData finds the fields of an event that carry an applicant's
+// personal data (see privacy.go), each with an error naming it.
+func personalData(raw json.RawMessage) []error {
+	var all map[string]json.RawMessage
+	if json.Unmarshal(raw, &all) != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		if personalKey(k) {
+			errs = append(errs, fmt.Errorf("%s: applicants' personal data is not accepted (Sunlight keeps ticket and case numbers and staff ids, no names, ID or phone numbers): leave the field out", k))
+			continue
+		}
+		var v string
+		if json.Unmarshal(all[k], &v) == nil && looksLikeResidentID(strings.TrimSpace(v)) {
+			errs = append(errs, fmt.Errorf("%s: looks like a resident ID number, which Sunlight does not accept (personal data of an applicant)", k))
+		}
+	}
+	return errs
 }

@@ -131,6 +131,9 @@ func fastObject(b []byte, p int, ev *Event) (int, bool) {
 // from a field's only in case); unknown keys are ignored like encoding/json
 // does.
 func setField(ev *Event, key, val []byte) bool {
+	if v := bytes.TrimSpace(val); (len(v) == 15 || len(v) == 18) && looksLikeResidentID(string(v)) {
+		return false // personal data: the slow path rejects the event
+	}
 	switch string(key) {
 	case "event_id":
 		ev.EventID = trimmed(val)
@@ -142,8 +145,8 @@ func setField(ev *Event, key, val []byte) bool {
 			return true
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return false
+		if err != nil || t.IsZero() {
+			return false // the slow path says what is wrong
 		}
 		ev.TS = t.UTC()
 	case "hall":
@@ -161,6 +164,9 @@ func setField(ev *Event, key, val []byte) bool {
 	case "rating":
 		return false
 	default:
+		if personalKey(string(key)) {
+			return false // personal data: the slow path rejects the event
+		}
 		// encoding/json matches keys without regard to case: leave such
 		// keys to it.
 		for _, name := range wireKeys {

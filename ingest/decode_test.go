@@ -84,6 +84,14 @@ func TestPerEventProblems(t *testing.T) {
 		{"window of other hall", `{"event_id":"e1","type":"window_opened","hall":"city-main","window":"B01","ts":"2026-11-25T09:30:00Z"}`, `window: "B01" belongs to hall "district-hx"`},
 		{"unknown item", `{"event_id":"e1","type":"ticket_issued","hall":"city-main","ticket":"A1","item":"XX-1","ts":"2026-11-25T09:30:00Z"}`, `item: unknown item code "XX-1"`},
 		{"not an object", `42`, "not a JSON object"},
+		{"1970", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"1970-01-01T00:00:00Z"}`,
+			"ts: 1970-01-01T00:00:00Z is too old: more than 1826 days before the server's clock (2026-11-25T12:00:00Z)"},
+		{"year 1", `{"event_id":"e1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"0001-01-01T00:00:00Z"}`,
+			"ts: 0001-01-01T00:00:00Z (year 1) is not an event time"},
+		{"NUL in case id", `{` + base + `,"type":"case_completed","case_id":"A\u0000B"}`, "case_id: only letters, digits"},
+		{"invalid UTF-8 in case id", `{` + base + `,"type":"case_completed","case_id":"A` + "\xff" + `B"}`, "case_id: not valid UTF-8"},
+		{"space in ticket", `{` + base[:len(base)-len(`"ticket":"A1","ts":"2026-11-25T09:30:00Z"`)] + `"ticket":"A 1","ts":"2026-11-25T09:30:00Z","type":"called"}`, "ticket: only letters, digits"},
+		{"100 KB case id", `{` + base + `,"type":"case_completed","case_id":"` + strings.Repeat("C", 100<<10) + `"}`, "case_id: longer than 128 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,4 +171,69 @@ func BenchmarkDecodeValidate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/event")
+}
+
+// TestValidateWithinLimits: the time window is the configuration's.
+func TestValidateWithinLimits(t *testing.T) {
+	ev := Event{EventID: "e1", Type: WindowOpened, Hall: "city-main", Window: "A01"}
+	lim := Limits{MaxAge: 48 * time.Hour, MaxAhead: time.Minute}
+	for _, tt := range []struct {
+		name string
+		ts   time.Time
+		want string
+	}{
+		{"inside", now.Add(-47 * time.Hour), ""},
+		{"too old", now.Add(-49 * time.Hour), "too old: more than 2 days before"},
+		{"ahead within skew", now.Add(59 * time.Second), ""},
+		{"too far ahead", now.Add(2 * time.Minute), "in the future: more than 1m0s ahead"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ev.TS = tt.ts
+			err := ValidateWithin(ev, fakeCatalog{}, now, lim)
+			if tt.want == "" {
+				require.NoError(t, err)
+			} else {
+				require.ErrorContains(t, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestPersonalDataRejected: an event that carries an applicant's name, ID
+// or phone number (by its key, or an ID number by its value, in any field)
+// is rejected with a message naming the field; the rest of the batch is
+// kept, and case numbers that only look numeric pass.
+func TestPersonalDataRejected(t *testing.T) {
+	base := `"event_id":"p1","type":"called","hall":"city-main","window":"A01","ticket":"A1","ts":"2026-11-25T09:30:00Z"`
+	tests := []struct{ name, event, want string }{
+		{"applicant_name", `{` + base + `,"applicant_name":"张三"}`, "applicant_name: applicants' personal data is not accepted"},
+		{"Name", `{` + base + `,"Name":"Li Si"}`, "Name: applicants' personal data"},
+		{"身份证号 key", `{` + base + `,"身份证号":"x"}`, "身份证号: applicants' personal data"},
+		{"phone", `{` + base + `,"phone":"13800138000"}`, "phone: applicants' personal data"},
+		{"id number in case_id", `{"event_id":"p1","type":"case_completed","hall":"city-main","case_id":"11010519491231002X","ts":"2026-11-25T09:30:00Z"}`,
+			"case_id: looks like a resident ID number"},
+		{"id number, lower x, in a free key", `{` + base + `,"remark":"11010519491231002x"}`, "remark: looks like a resident ID number"},
+		{"old 15-digit id in ticket", `{"event_id":"p1","type":"called","hall":"city-main","window":"A01","ticket":"110105491231002","ts":"2026-11-25T09:30:00Z"}`,
+			"ticket: looks like a resident ID number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `[{"event_id":"ok","type":"window_opened","hall":"city-main","window":"A02","ts":"2026-11-25T08:30:00Z"},` + tt.event + `]`
+			items, err := DecodeBatch([]byte(body))
+			require.NoError(t, err)
+			require.Len(t, items, 2)
+			require.NoError(t, items[0].Err, "the other event is kept")
+			require.ErrorContains(t, items[1].Err, tt.want)
+		})
+	}
+	for _, ok := range []string{
+		"202611250000012345", // 18 digits, no valid birth date
+		"110105194912310021", // a valid date, the wrong check digit
+		"HH-2026-000123",
+	} {
+		items, err := DecodeBatch([]byte(`[{"event_id":"c1","type":"case_completed","hall":"city-main","ts":"2026-11-25T09:30:00Z","case_id":"` + ok + `"}]`))
+		require.NoError(t, err)
+		require.NoError(t, items[0].Err, ok)
+		require.Equal(t, ok, items[0].Event.CaseID)
+	}
 }

@@ -3,7 +3,8 @@ package ingest
 import (
 	"fmt"
 	"time"
-	"unicode/utf8"
+
+	"github.com/sunlight-gov/sunlight/internal/ident"
 )
 
 // Catalog answers what the configuration knows, so that an event naming an
@@ -42,12 +43,25 @@ var (
 	fieldIndex = map[string]int{"event_id": 0, "hall": 1, "window": 2, "case_id": 3, "ticket": 4, "item": 5, "staff": 6}
 )
 
-// maxField bounds every string field: ids, not documents.
-const maxField = 128
+// Limits bound an event's time around the server's: MaxAge in the past (a
+// queue system replaying its history), MaxAhead in the future (clock skew).
+type Limits struct {
+	MaxAge, MaxAhead time.Duration
+}
 
-// Validate checks one event against its type's required fields and the
-// catalog. now bounds how far in the future a timestamp may be (clock skew).
+// DefaultLimits are the configuration's defaults (intake.max_event_age_days
+// and intake.max_event_ahead_minutes).
+var DefaultLimits = Limits{MaxAge: 1826 * 24 * time.Hour, MaxAhead: 10 * time.Minute}
+
+// Validate is ValidateWithin under DefaultLimits.
 func Validate(ev Event, cat Catalog, now time.Time) error {
+	return ValidateWithin(ev, cat, now, DefaultLimits)
+}
+
+// ValidateWithin checks one event against its type's required fields, the
+// id grammar (package ident), the catalog, and its time against lim
+// around now.
+func ValidateWithin(ev Event, cat Catalog, now time.Time, lim Limits) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if ev.EventID == "" {
@@ -58,18 +72,20 @@ func Validate(ev Event, cat Catalog, now time.Time) error {
 	}
 	if ev.TS.IsZero() {
 		bad("ts: missing")
-	} else if ev.TS.After(now.Add(10 * time.Minute)) {
-		bad("ts: %s is in the future", ev.TS.Format(time.RFC3339))
+	} else if ev.TS.After(now.Add(lim.MaxAhead)) {
+		bad("ts: %s is in the future: more than %s ahead of the server's clock (%s)", ev.TS.Format(time.RFC3339), lim.MaxAhead, now.UTC().Format(time.RFC3339))
+	} else if ev.TS.Before(now.Add(-lim.MaxAge)) {
+		bad("ts: %s is too old: more than %d days before the server's clock (%s)", ev.TS.Format(time.RFC3339), int(lim.MaxAge/(24*time.Hour)), now.UTC().Format(time.RFC3339))
 	}
 	if ev.Hall == "" {
 		bad("hall: missing")
 	}
 	fields := [...]string{ev.EventID, ev.Hall, ev.Window, ev.CaseID, ev.Ticket, ev.Item, ev.Staff}
 	for i, v := range fields {
-		if len(v) > maxField {
-			bad("%s: longer than %d bytes", fieldNames[i], maxField)
-		} else if !utf8.ValidString(v) {
-			bad("%s: not valid UTF-8", fieldNames[i])
+		if v != "" {
+			if err := ident.Check(v); err != nil {
+				bad("%s: %v", fieldNames[i], err)
+			}
 		}
 	}
 	if ev.Type != "" {

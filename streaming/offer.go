@@ -55,10 +55,10 @@ type offerPlan struct {
 func planOffer(offer string, video media.Track, audio media.Track) (offerPlan, error) {
 	var sd sdp.SessionDescription
 	if strings.TrimSpace(offer) == "" {
-		return offerPlan{}, apperr.New(apperr.Invalid, "the offer is empty: expected an SDP offer")
+		return offerPlan{}, apperr.OfferEmpty.New(nil, "the offer is empty: expected an SDP offer")
 	}
 	if err := sd.UnmarshalString(offer); err != nil {
-		return offerPlan{}, apperr.New(apperr.Invalid, "the offer is not valid SDP: %v", err)
+		return offerPlan{}, apperr.OfferInvalid.New(nil, "the offer is not valid SDP (RFC 8866)")
 	}
 	var plan offerPlan
 	var videoMedia, audioMedia *sdp.MediaDescription
@@ -78,10 +78,10 @@ func planOffer(offer string, video media.Track, audio media.Track) (offerPlan, e
 		}
 	}
 	if videoMedia == nil {
-		return plan, apperr.New(apperr.Invalid, "the offer has no video m-line")
+		return plan, apperr.OfferNoVideo.New(nil, "the offer has no video m-line")
 	}
 	if !receives(videoMedia) {
-		return plan, apperr.New(apperr.Invalid, "the offer's video m-line does not receive (need recvonly or sendrecv)")
+		return plan, apperr.OfferNoVideo.New(nil, "the offer's video m-line does not receive (need recvonly or sendrecv)")
 	}
 	codec := video.Codec
 	if codec == "" {
@@ -93,12 +93,12 @@ func planOffer(offer string, video media.Track, audio media.Track) (offerPlan, e
 	case media.H265:
 		plan.video, ok = pickH265(formats)
 		if !ok {
-			return plan, apperr.New(apperr.Invalid, "the offer has no H.265 video format, and this window sends H.265")
+			return plan, apperr.OfferNoCodec.New(apperr.P{"codec": "H.265"}, "the offer has no H.265 video format, and this window sends H.265")
 		}
 	default:
 		plan.video, ok = pickH264(formats, video.SPS)
 		if !ok {
-			return plan, apperr.New(apperr.Invalid, "the offer has no H.264 video format with packetization-mode=1")
+			return plan, apperr.OfferNoCodec.New(apperr.P{"codec": "H.264"}, "the offer has no H.264 video format with packetization-mode=1")
 		}
 	}
 	plan.rtx = pickRTX(formats, plan.video.payloadType)

@@ -150,12 +150,14 @@ func (ss *session) negotiate(ctx context.Context, plan offerPlan, offerSDP strin
 
 	err = ss.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP})
 	if err != nil {
-		return "", apperr.New(apperr.Invalid, "the offer was refused: %v", err)
+		// pion's text is for the log, not for the viewer.
+		ss.logger.Debug("offer refused", "err", err)
+		return "", apperr.OfferInvalid.New(nil, "the offer was refused: it is not a complete WebRTC offer (ICE credentials, DTLS fingerprint, BUNDLE)")
 	}
 	answer, err := ss.pc.CreateAnswer(nil)
 	if err != nil {
 		if errors.Is(err, webrtc.ErrSenderWithNoCodecs) {
-			return "", apperr.New(apperr.Invalid, "the offer has no codec this window can send")
+			return "", apperr.OfferNoCodec.New(apperr.P{"codec": ss.stream.VideoTrack().Codec}, "the offer has no codec this window can send")
 		}
 		return "", fmt.Errorf("webrtc: create answer: %w", err)
 	}
@@ -243,6 +245,8 @@ func (ss *session) run() {
 func (ss *session) watch(connected chan struct{}) {
 	timer := time.NewTimer(ss.server.ConnectTimeout)
 	defer timer.Stop()
+	iceStart := time.NewTimer(ss.server.ICEStartTimeout)
+	defer iceStart.Stop()
 	isConnected := false
 	for {
 		select {
@@ -251,6 +255,11 @@ func (ss *session) watch(connected chan struct{}) {
 		case <-timer.C:
 			if !isConnected {
 				ss.end(EndConnectTimeout)
+			}
+		case <-iceStart.C:
+			if !isConnected && !ss.iceStarted() {
+				ss.logger.Info("no ICE connectivity check from the viewer: ending the session", "after", ss.server.ICEStartTimeout)
+				ss.end(EndNoICE)
 			}
 		case <-ss.stateCh:
 			switch st := ss.pc.ConnectionState(); st {
@@ -270,6 +279,17 @@ func (ss *session) watch(connected chan struct{}) {
 			}
 		}
 	}
+}
+
+// iceStarted reports whether the viewer has sent an ICE connectivity
+// check (a STUN binding request) on any candidate pair.
+func (ss *session) iceStarted() bool {
+	for _, st := range ss.pc.GetStats() {
+		if cp, ok := st.(webrtc.ICECandidatePairStats); ok && cp.RequestsReceived > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // readRTCP reads a sender's RTCP until the peer closes: the interceptors

@@ -26,6 +26,7 @@ const (
 	EndFailed         = "ice failed"      // ICE or DTLS failed, or the peer vanished
 	EndPeerClosed     = "peer closed"     // the browser closed the connection
 	EndConnectTimeout = "connect timeout" // no connection within ConnectTimeout
+	EndNoICE          = "no ice"          // no connectivity check from the viewer within ICEStartTimeout
 	EndStreamClosed   = "stream closed"   // the camera's stream ended
 	EndCodecChanged   = "codec changed"   // the camera came back with another codec
 	EndSendError      = "send error"      // writing media failed for good
@@ -35,6 +36,7 @@ const (
 const (
 	defaultMaxViewers = 16               // MaxViewersPerStream's default
 	defaultConnect    = 15 * time.Second // ConnectTimeout's default
+	defaultICEStart   = 5 * time.Second  // ICEStartTimeout's default
 	mediaStreamID     = "sunlight"       // the msid of the tracks we send
 	iceDisconnected   = 5 * time.Second  // no traffic for this long: disconnected
 	iceFailed         = 10 * time.Second // then this long more: failed
@@ -92,6 +94,12 @@ type WebRTCServer struct {
 	// ConnectTimeout ends a session that is not connected by then.
 	// Default 15s.
 	ConnectTimeout time.Duration
+	// ICEStartTimeout ends a session whose viewer has sent no ICE
+	// connectivity check by then (an offer posted by a client that never
+	// uses the answer), so that it frees its viewer slot long before
+	// ConnectTimeout. A browser sends its first check milliseconds after
+	// it gets the answer. Default 5s.
+	ICEStartTimeout time.Duration
 	// Streams finds a window's stream. Required.
 	Streams StreamSource
 	// Online, when set, reports whether a window's camera is online, and
@@ -166,6 +174,9 @@ func (s *WebRTCServer) Initialize() error {
 	}
 	if s.ConnectTimeout <= 0 {
 		s.ConnectTimeout = defaultConnect
+	}
+	if s.ICEStartTimeout <= 0 {
+		s.ICEStartTimeout = defaultICEStart
 	}
 	s.logger = s.Logger
 	if s.logger == nil {

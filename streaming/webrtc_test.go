@@ -116,12 +116,18 @@ func TestWHEPErrors(t *testing.T) {
 		{"only packetization-mode 0", "ready", strings.ReplaceAll(offer, "packetization-mode=1", "packetization-mode=0"),
 			apperr.Invalid, "packetization-mode=1"},
 		{"no H.265 for an H.265 camera", "h265", offer, apperr.Invalid, "H.265"},
+		{"refused by WebRTC", "ready", regexp.MustCompile(`a=fingerprint:[^\r\n]*\r\n`).ReplaceAllString(offer, ""), apperr.Invalid,
+			"the offer was refused: it is not a complete WebRTC offer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := srv.NewSession(context.Background(), tt.stream, tt.offer)
 			require.ErrorIs(t, err, tt.kind)
 			require.Contains(t, err.Error(), tt.msg)
+			// Our own words: no library's message reaches the viewer.
+			for _, lib := range []string{"sdp:", "SDP: ", "webrtc:", "pion", "unmarshal"} {
+				require.NotContains(t, err.Error(), lib)
+			}
 		})
 	}
 	require.Zero(t, srv.Viewers("ready"))
@@ -474,4 +480,54 @@ func TestAnnouncedAddresses(t *testing.T) {
 			require.Equal(t, tt.want, announced(tt.addrs, tt.allowed))
 		})
 	}
+}
+
+// TestWHEPNoICEFreesSlot: offers whose client never uses the answer (no
+// ICE check ever comes) take the window's viewer slots only until
+// ICEStartTimeout, not ConnectTimeout; a real viewer is not ended by it.
+func TestWHEPNoICEFreesSlot(t *testing.T) {
+	stream, _ := liveStream(t, "w1", 100*time.Millisecond, false)
+	reg := &Registry{}
+	reg.Add(stream)
+	srv := &WebRTCServer{Streams: reg, MaxViewersPerStream: 3, ConnectTimeout: 10 * time.Minute,
+		ICEStartTimeout: 500 * time.Millisecond, Logger: testLogger(t)}
+	require.NoError(t, srv.Initialize())
+	t.Cleanup(srv.Close)
+	ends := newEndRecorder()
+	srv.OnSessionEnd = ends.record
+
+	real, err := dialWHEP(t, srv, "w1", clientOptions{})
+	require.NoError(t, err)
+	real.waitAU(t, 10*time.Second)
+	for range 2 {
+		pc, offer := newClientPeer(t)
+		_, _, err := srv.NewSession(context.Background(), "w1", offer)
+		require.NoError(t, err)
+		require.NoError(t, pc.Close()) // never sets the answer: no ICE
+	}
+	require.Equal(t, 3, srv.Viewers("w1"))
+	_, _, err = srv.NewSession(context.Background(), "w1", mustOffer(t))
+	require.ErrorIs(t, err, apperr.Conflict, "the window is full")
+	for range 2 {
+		select {
+		case reason := <-ends.ch:
+			require.Equal(t, EndNoICE, reason)
+		case <-time.After(20 * time.Second):
+			t.Fatal("the sessions without ICE were not ended (ConnectTimeout is 10 minutes)")
+		}
+	}
+	require.Equal(t, 1, srv.Viewers("w1"), "the real viewer stays")
+	srv.mu.Lock()
+	for _, ss := range srv.sessions {
+		require.True(t, ss.iceStarted(), "the real viewer's checks are seen")
+	}
+	srv.mu.Unlock()
+	real.waitAU(t, 10*time.Second)
+}
+
+func mustOffer(t testing.TB) string {
+	t.Helper()
+	pc, offer := newClientPeer(t)
+	require.NoError(t, pc.Close())
+	return offer
 }

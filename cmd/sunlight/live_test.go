@@ -244,6 +244,40 @@ func TestLiveWHEPErrors(t *testing.T) {
 			require.Contains(t, e.Error, tt.want)
 		})
 	}
+
+	// One inspector's 200 parallel offers that never connect: 4 are
+	// answered (webrtc.max_sessions_per_user), the others 429, so the
+	// window keeps room for others; without ICE each one ends within 5 s
+	// and frees its place (it held it for 15 s, or minutes under load).
+	pc, offer, err := whepclient.NewPeer(whepclient.Options{})
+	require.NoError(t, err)
+	require.NoError(t, pc.Close())
+	post := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/live/A02/whep", strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	statuses := make(chan int, 200)
+	for range 200 {
+		go func() { statuses <- post(inspector) }()
+	}
+	count := map[int]int{}
+	for range 200 {
+		count[<-statuses]++
+	}
+	require.Equal(t, map[int]int{201: 4, 429: 196}, count)
+	require.Equal(t, http.StatusCreated, post(h.token(t, console.RoleAdmin)), "another user still gets a place")
+	answered := time.Now()
+	require.Eventually(t, func() bool { return h.cameraState(t, inspector, "A02").Viewers == 0 },
+		30*time.Second, 200*time.Millisecond, "the sessions without ICE end")
+	t.Logf("the 5 sessions without ICE were gone %s after the last answer", time.Since(answered).Round(100*time.Millisecond))
+	require.Equal(t, http.StatusCreated, post(inspector), "the inspector's places are free again")
 }
 
 // TestLiveInBrowser plays a window in headless Chromium through the

@@ -246,7 +246,12 @@ func TestUserAdd(t *testing.T) {
 		{"ok", "correct-horse\n", []string{"--users", users, "--username", "alice", "--role", "auditor"}, 0, "user alice (auditor) saved"},
 		{"bad role", "correct-horse\n", []string{"--users", users, "--username", "bob", "--role", "boss"}, 2, `unknown role "boss"`},
 		{"no password", "", []string{"--users", users, "--username", "bob", "--role", "admin"}, 1, "no password on stdin"},
-		{"short password", "short\n", []string{"--users", users, "--username", "bob", "--role", "admin"}, 1, "at least 8 characters"},
+		{"short password", "short\n", []string{"--users", users, "--username", "bob", "--role", "admin"}, 1, "at least 8 characters (this one has 5)"},
+		{"password is the name", "Inspector07\n", []string{"--users", users, "--username", "inspector07", "--role", "inspector"}, 1, `must not be the user name "inspector07"`},
+		{"name backwards", "70rotcepsni\n", []string{"--users", users, "--username", "inspector07", "--role", "inspector"}, 1, "must not be the user name"},
+		{"one character", "aaaaaaaaaa\n", []string{"--users", users, "--username", "bob", "--role", "admin"}, 1, "one character repeated"},
+		{"common password", "Password123\n", []string{"--users", users, "--username", "bob", "--role", "admin"}, 1, "commonest passwords"},
+		{"too long", strings.Repeat("x", 257) + "y\n", []string{"--users", users, "--username", "bob", "--role", "admin"}, 1, "at most 256 bytes"},
 		{"missing username", "correct-horse\n", []string{"--users", users, "--role", "admin"}, 2, "--username is required"},
 	}
 	for _, tt := range tests {

@@ -79,9 +79,22 @@ var (
 	APIKeyUnknown       = newCode("api_key_unknown", Unauthorized)
 	APIKeyRequired      = newCode("api_key_required", Unauthorized)
 	RoleForbidden       = newCode("role_forbidden", Forbidden, "role", "method", "path")
+	// CredentialsTooLong: refused before hashing.
+	CredentialsTooLong = newCode("credentials_too_long", Invalid, "max_username", "max_password")
+	// LoginThrottled: too many failed sign-ins of this user or from this
+	// address; seconds is the Retry-After.
+	LoginThrottled = newCode("login_throttled", TooMany, "seconds")
+	// RevocationNotSaved: a logout the server could not save (the
+	// session is refused until the server restarts).
+	RevocationNotSaved = newCode("revocation_not_saved", Unavailable)
+	// LoginBusy: too many sign-ins waiting for a password check at once.
+	LoginBusy = newCode("login_busy", Unavailable)
 
 	// Query parameters. param is the parameter's name, value what was sent.
-	BadParam       = newCode("bad_param", Invalid, "param", "value")
+	BadParam = newCode("bad_param", Invalid, "param", "value")
+	// BadID: an id in the URL path that breaks the id grammar (package
+	// ident); a case id has BadCaseID.
+	BadID          = newCode("bad_id", Invalid, "param", "max")
 	BadTime        = newCode("bad_time", Invalid, "param", "value")
 	BadRange       = newCode("bad_range", Invalid)
 	RangeTooLong   = newCode("range_too_long", Invalid)
@@ -108,6 +121,9 @@ var (
 	NoActiveHold       = newCode("no_active_hold", NotFound, "case")
 	ItemNotFound       = newCode("item_not_found", NotFound, "item")
 
+	// StreamUserLimit: the user has MaxStreamsPerUser event streams open.
+	StreamUserLimit = newCode("stream_user_limit", TooMany, "max")
+
 	// Alerts.
 	AlertNotFound   = newCode("alert_not_found", NotFound, "alert")
 	AlertAcked      = newCode("alert_acked", Conflict, "alert", "by", "at")
@@ -119,16 +135,23 @@ var (
 	LiveOff        = newCode("live_off", Unavailable)
 	// OfferNotSDP (415) and TrickleICE (405) are answered by the live
 	// handlers themselves: no kind has their status.
-	OfferNotSDP        = newCode("offer_not_sdp", nil)
-	OfferTooLarge      = newCode("offer_too_large", TooLarge, "max_bytes")
-	OfferEmpty         = newCode("offer_empty", Invalid)
+	OfferNotSDP   = newCode("offer_not_sdp", nil)
+	OfferTooLarge = newCode("offer_too_large", TooLarge, "max_bytes")
+	OfferEmpty    = newCode("offer_empty", Invalid)
+	// OfferInvalid: not SDP, or SDP that WebRTC refuses; OfferNoVideo: no
+	// video m-line that receives; OfferNoCodec: none of the window's codec.
+	OfferInvalid       = newCode("offer_invalid", Invalid)
+	OfferNoVideo       = newCode("offer_no_video", Invalid)
+	OfferNoCodec       = newCode("offer_no_codec", Invalid, "codec")
 	LiveSessionUnknown = newCode("live_session_unknown", NotFound, "session", "window")
 	TrickleICE         = newCode("trickle_ice", nil)
 	LiveNotFound       = newCode("live_not_found", NotFound, "window")
 	CameraOffline      = newCode("camera_offline", Unavailable, "window")
 	NoVideo            = newCode("no_video", Unavailable, "window")
 	ViewerLimit        = newCode("viewer_limit", Conflict, "window", "max")
-	LiveClosing        = newCode("live_closing", Unavailable)
+	// LiveUserLimit: the user has webrtc.max_sessions_per_user open.
+	LiveUserLimit = newCode("live_user_limit", TooMany, "max")
+	LiveClosing   = newCode("live_closing", Unavailable)
 
 	// Event intake.
 	IntakeFull = newCode("intake_full", Unavailable)

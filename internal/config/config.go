@@ -24,6 +24,11 @@ type Config struct {
 	// MetricsListen, when set, serves /metrics without auth on its own
 	// address (for a Prometheus scraper); /metrics on Listen is admin-only.
 	MetricsListen string `yaml:"metrics_listen"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
+	// whose X-Forwarded-For names the client: sign-in throttling and the
+	// audit log go by the client's address. Default none: the header is
+	// ignored, since any client could forge it.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// DataDir holds the managed ClickHouse, recordings, the spool and the
 	// session key. Default ./data next to the config file.
 	DataDir string `yaml:"data_dir"`
@@ -85,6 +90,9 @@ type WebRTC struct {
 	ICEServers []ICEServer `yaml:"ice_servers"`
 	// MaxViewersPerWindow bounds live sessions per window. Default 16.
 	MaxViewersPerWindow int `yaml:"max_viewers_per_window"`
+	// MaxSessionsPerUser bounds the live sessions one user has open (or
+	// opening) at once, over all windows. Default 4.
+	MaxSessionsPerUser int `yaml:"max_sessions_per_user"`
 }
 
 // ICEServer is a STUN or TURN server.
@@ -123,6 +131,12 @@ type Intake struct {
 	MaxBodyKB int `yaml:"max_body_kb"`
 	// BatchEvents is the most events the writer inserts at once. Default 200000.
 	BatchEvents int `yaml:"batch_events"`
+	// MaxEventAgeDays refuses events older than this many days (a queue
+	// system replaying its history may send them). Default 1826 (5 years).
+	MaxEventAgeDays int `yaml:"max_event_age_days"`
+	// MaxEventAheadMinutes refuses events this far ahead of the server's
+	// clock (clock skew). Default 10.
+	MaxEventAheadMinutes int `yaml:"max_event_ahead_minutes"`
 }
 
 // Audit configures the tamper-evident audit log: a hash chain per node
@@ -316,6 +330,7 @@ func (c *Config) applyDefaults() {
 	defInt(&c.ClickHouse.Managed.HTTPPort, 18123)
 	defInt(&c.WebRTC.UDPPort, 8189)
 	defInt(&c.WebRTC.MaxViewersPerWindow, 16)
+	defInt(&c.WebRTC.MaxSessionsPerUser, 4)
 	def(&c.Recording.Dir, filepath.Join(c.DataDir, "recordings"))
 	defInt(&c.Recording.SegmentSeconds, 60)
 	defInt(&c.Recording.RetentionDays, 30)
@@ -326,6 +341,8 @@ func (c *Config) applyDefaults() {
 	defInt(&c.Intake.SpoolMaxMB, 1024)
 	defInt(&c.Intake.MaxBodyKB, 8192)
 	defInt(&c.Intake.BatchEvents, 200000)
+	defInt(&c.Intake.MaxEventAgeDays, 1826)
+	defInt(&c.Intake.MaxEventAheadMinutes, 10)
 	if c.Supervision.CaseWarnShare == 0 {
 		c.Supervision.CaseWarnShare = 0.8
 	}

@@ -36,6 +36,13 @@ func (c *Config) Validate() error {
 			bad(key, "%q has an invalid port", v)
 		}
 	}
+	for i, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				bad(fmt.Sprintf("trusted_proxies[%d]", i), "%q is neither an IP address nor a CIDR", p)
+			}
+		}
+	}
 	checkPort := func(key string, p int) {
 		if p < 1 || p > 65535 {
 			bad(key, "port %d is out of range 1-65535", p)
@@ -82,6 +89,9 @@ func (c *Config) Validate() error {
 	if c.Audit.CheckpointSeconds < 1 || c.Audit.CheckpointSeconds > 86400 {
 		bad("audit.checkpoint_seconds", "%d is out of range 1-86400", c.Audit.CheckpointSeconds)
 	}
+	if c.WebRTC.MaxSessionsPerUser < 1 {
+		bad("webrtc.max_sessions_per_user", "must be at least 1")
+	}
 	if c.Recording.SegmentSeconds < 1 || c.Recording.SegmentSeconds > 3600 {
 		bad("recording.segment_seconds", "%d is out of range 1-3600", c.Recording.SegmentSeconds)
 	}
@@ -99,6 +109,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Intake.BatchEvents < 1 || c.Intake.BatchEvents > 1_000_000 {
 		bad("intake.batch_events", "%d is out of range 1-1000000", c.Intake.BatchEvents)
+	}
+	if c.Intake.MaxEventAgeDays < 1 || c.Intake.MaxEventAgeDays > 36500 {
+		bad("intake.max_event_age_days", "%d is out of range 1-36500", c.Intake.MaxEventAgeDays)
+	}
+	if c.Intake.MaxEventAheadMinutes < 1 || c.Intake.MaxEventAheadMinutes > 1440 {
+		bad("intake.max_event_ahead_minutes", "%d is out of range 1-1440", c.Intake.MaxEventAheadMinutes)
 	}
 	sv := c.Supervision
 	if sv.CaseWarnShare <= 0 || sv.CaseWarnShare >= 1 {
