@@ -21,6 +21,19 @@ type loginRequest struct {
 var hashSlots = make(chan struct{}, 4)
 
 func (s *Server) handleLogin(c *gin.Context) {
+	// Login CSRF: another site's form could sign the browser in to an
+	// account of the attacker's. A form cannot send application/json, and
+	// a script of another origin cannot without a preflight this server
+	// never grants; fetch metadata or Origin catch the rest.
+	if crossSite(c.Request) {
+		writeError(c, s.log, errCrossSite)
+		return
+	}
+	if !isJSON(c.Request) {
+		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, errorBody(apperr.LoginNotJSON.New(nil,
+			`Content-Type must be application/json: {"username": ..., "password": ...}`)))
+		return
+	}
 	var req loginRequest
 	if err := c.ShouldBindJSON(&req); err != nil {
 		writeError(c, s.log, apperr.BadBody.New(nil, "body must be JSON: {\"username\": ..., \"password\": ...}"))
@@ -45,26 +58,33 @@ func (s *Server) handleLogin(c *gin.Context) {
 	token, exp := s.sessions.issue(user)
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: sessionCookie, Value: token, Path: "/", Expires: exp,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(c),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(c),
 	})
 	s.audit(c, analytics.AuditEntry{Actor: user.Username, Role: string(user.Role), Action: "login"})
-	c.JSON(http.StatusOK, gin.H{"token": token, "role": user.Role, "username": user.Username, "expires": exp.UTC().Format(time.RFC3339)})
+	claims, _ := s.sessions.verify(token) // just issued: cannot fail
+	c.JSON(http.StatusOK, gin.H{"token": token, "role": user.Role, "username": user.Username, "expires": exp.UTC().Format(time.RFC3339),
+		"csrf_token": s.sessions.csrfToken(claims)})
 }
 
 func (s *Server) handleLogout(c *gin.Context) {
 	p := caller(c)
 	s.sessions.revoke(p.claims)
-	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.secureCookies(c)})
 	s.audit(c, analytics.AuditEntry{Actor: p.name, Role: string(p.role), Action: "logout"})
 	c.JSON(http.StatusOK, gin.H{"status": "signed out"})
 }
 
 func (s *Server) handleMe(c *gin.Context) {
 	p := caller(c)
-	c.JSON(http.StatusOK, gin.H{"username": p.name, "role": p.role, "expires": time.Unix(p.claims.Expires, 0).UTC().Format(time.RFC3339)})
+	c.JSON(http.StatusOK, gin.H{"username": p.name, "role": p.role, "expires": time.Unix(p.claims.Expires, 0).UTC().Format(time.RFC3339),
+		"csrf_token": s.sessions.csrfToken(p.claims)})
 }
 
-func isHTTPS(c *gin.Context) bool {
+// secureCookies reports whether the session cookie is marked Secure (sent
+// over HTTPS only): when the request came over TLS, directly or through a
+// reverse proxy that says so.
+func (s *Server) secureCookies(c *gin.Context) bool {
 	return c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
 }
 

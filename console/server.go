@@ -182,7 +182,7 @@ func (s *Server) buildEngine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recoverer(), s.metrics.middleware())
+	e.Use(s.recoverer(), s.metrics.middleware(), s.securityHeaders())
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, apperr.NoEndpoint.New(apperr.P{"method": c.Request.Method, "path": c.Request.URL.Path},
 			"no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))

@@ -67,11 +67,12 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-func newTestServer(t *testing.T) *testServer {
+// extraConfig (top-level keys) is appended to testConfig.
+func newTestServer(t *testing.T, extraConfig ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sunlight.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(testConfig), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(testConfig+strings.Join(extraConfig, "")), 0o644))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	for _, r := range Roles {

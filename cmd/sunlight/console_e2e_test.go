@@ -61,6 +61,7 @@ func TestConsoleInBrowser(t *testing.T) {
 					require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/"+p), chromedp.WaitVisible("#forbidden")))
 				}
 				requireTranslated(t, ctx)
+				requireNoCSPViolations(t, ctx)
 			})
 		}
 	})
@@ -72,8 +73,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		// The session dies behind the page's back (as at expiry): the wall's
 		// next poll gets a 401 and the page goes back to the sign-in form
 		// with a message instead of showing errors.
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/logout', {method: 'POST'}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+		// (A POST signed in by the cookie carries the session's CSRF token.)
+		status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/me').then(r => r.json()).then(me =>
+			fetch('/api/v1/auth/logout', {method: 'POST', headers: {'X-CSRF-Token': me.csrf_token}})).then(r => r.status)`, chromedp.EvalAwaitPromise))
 		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
 		msg := waitText(t, ctx, "#login-msg", 10*time.Second)
 		require.Contains(t, msg, "登录已过期")
 		saveScreenshot(t, ctx, "session-expired")
@@ -443,13 +447,15 @@ func newBrowser(t *testing.T, chromium string, extra ...chromedp.ExecAllocatorOp
 }
 
 // newTab opens a tab in a fresh browser context (no cookies shared with
-// the other tabs), closed with the test.
+// the other tabs), closed with the test, that records CSP violations
+// (requireNoCSPViolations reads them).
 func newTab(t *testing.T, browser context.Context, timeout time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancelTimeout)
+	recordCSPViolations(t, ctx)
 	return ctx
 }
 
