@@ -82,10 +82,11 @@ func (s *Server) handleMe(c *gin.Context) {
 }
 
 // secureCookies reports whether the session cookie is marked Secure (sent
-// over HTTPS only): when the request came over TLS, directly or through a
-// reverse proxy that says so.
+// over HTTPS only): always when this server has TLS configured, and
+// otherwise when the request came over TLS, directly or through a reverse
+// proxy that says so.
 func (s *Server) secureCookies(c *gin.Context) bool {
-	return c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
+	return s.Config.TLS.Enabled() || c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
 }
 
 // auditStrict writes an audit row for an access that must not happen

@@ -86,13 +86,19 @@ type Server struct {
 	publicLimit rateLimit
 	closing     chan struct{} // closed by Close: ends the event streams
 
-	ln      net.Listener
-	httpSrv *http.Server
-	wg      sync.WaitGroup // the serving goroutine
+	// certs is the HTTPS certificate (nil: plain HTTP).
+	certs       *certStore
+	ln          net.Listener
+	httpSrv     *http.Server
+	redirectLn  net.Listener // tls.redirect_listen; nil when not set
+	redirectSrv *http.Server
+	wg          sync.WaitGroup // the serving goroutines
 }
 
-// Initialize loads users and the session key, builds the routes and starts
-// listening on Config.Listen.
+// Initialize loads users, the session key and the TLS certificate, builds
+// the routes and starts listening on Config.Listen (HTTPS when
+// Config.TLS has a certificate, and the plain-HTTP redirect listener when
+// it has one).
 func (s *Server) Initialize() error {
 	if s.Config == nil || s.Store == nil {
 		return errors.New("console: Config and Store are required")
@@ -139,6 +145,12 @@ func (s *Server) Initialize() error {
 	s.loadOpenAlerts(lctx)
 	lcancel()
 	s.engine = s.buildEngine()
+	if s.Config.TLS.Enabled() {
+		s.certs = &certStore{certFile: s.Config.TLS.CertFile, keyFile: s.Config.TLS.KeyFile}
+		if err := s.certs.load(); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {
@@ -146,14 +158,33 @@ func (s *Server) Initialize() error {
 	}
 	s.ln = ln
 	s.httpSrv = &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
+	if s.certs != nil {
+		s.httpSrv.TLSConfig = s.certs.tlsConfig()
+		// A failed handshake (a port scanner, a browser that does not
+		// trust the certificate yet) is the client's business, not an
+		// error of ours.
+		s.httpSrv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if s.certs != nil {
+			err = s.httpSrv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig.GetCertificate
+		} else {
+			err = s.httpSrv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
-	s.log.Info("listening", "addr", ln.Addr().String())
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", s.certs != nil)
+	if s.Config.TLS.RedirectListen != "" {
+		if err := s.startRedirect(s.Config.TLS.RedirectListen); err != nil {
+			s.Close()
+			return err
+		}
+	}
 	return nil
 }
 
@@ -172,6 +203,9 @@ func (s *Server) Close() {
 	close(s.closing)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if s.redirectSrv != nil {
+		_ = s.redirectSrv.Close() // it holds no request worth waiting for
+	}
 	if err := s.httpSrv.Shutdown(ctx); err != nil {
 		_ = s.httpSrv.Close()
 	}

@@ -1,5 +1,6 @@
 // Command sunlight runs the Sunlight platform (serve), a simulated service
-// hall (simulate) and user administration (user add).
+// hall (simulate), user administration (user add) and makes a self-signed
+// TLS certificate for a local HTTPS server (selfsigned).
 package main
 
 import (
@@ -19,6 +20,7 @@ Usage:
   sunlight serve    --config FILE
   sunlight simulate --config FILE --api-key KEY [--rtsp-listen 127.0.0.1:8554] [--backfill 30d] [--speed 1] [--always-open]
   sunlight user add --users FILE --username NAME --role ROLE   (password on stdin)
+  sunlight selfsigned --cert FILE --key FILE [--hosts 127.0.0.1,localhost] [--days 365]
   sunlight version
 
 Run "sunlight COMMAND -h" for a command's flags.
@@ -58,6 +60,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = simulate(ctx, args[1:], stdout, stderr)
 	case "user":
 		err = user(args[1:], stdin, stdout, stderr)
+	case "selfsigned":
+		err = selfSigned(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sunlight", version)
 	case "-h", "--help", "help":
