@@ -194,6 +194,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "#/analytics", page, "dismissing stays on the dashboard")
 		requireTranslated(t, ctx)
+
+		// A chart's tooltip is HTML with style attributes (its colour
+		// markers): the CSP allows those, and nothing else inline.
+		tip, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
+			const el = document.getElementById('chart-hour');
+			el.sunlightChart.chart.dispatchAction({ type: 'showTip', seriesIndex: 0, dataIndex: 0 });
+			const d = [...el.querySelectorAll('div')].find((d) => d.innerHTML.includes('style=') && d.offsetParent && d.textContent.trim());
+			return d ? d.innerHTML : '';
+		})()`, chromedp.WithPollingTimeout(10*time.Second)))
+		require.NoError(t, err, "the hourly chart shows a tooltip")
+		t.Logf("tooltip: %.120s", tip)
+		requireNoCSPViolations(t, ctx)
 	})
 
 	t.Run("english", func(t *testing.T) {
