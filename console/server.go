@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,10 +162,7 @@ func (s *Server) Initialize() error {
 	s.httpSrv = &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
 	if s.certs != nil {
 		s.httpSrv.TLSConfig = s.certs.tlsConfig()
-		// A failed handshake (a port scanner, a browser that does not
-		// trust the certificate yet) is the client's business, not an
-		// error of ours.
-		s.httpSrv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+		s.httpSrv.ErrorLog = log.New(serverErrorLog{s.log}, "", 0)
 	}
 	s.wg.Add(1)
 	go func() {
@@ -229,6 +228,22 @@ func (s *Server) buildEngine() *gin.Engine {
 		e.Handle(r.method, r.path, s.authorize(r.access), r.handler)
 	}
 	return e
+}
+
+// serverErrorLog takes the messages of net/http's server. A failed TLS
+// handshake (a port scanner, plain HTTP on the HTTPS port, a browser that
+// does not trust the certificate yet) is the client's business: debug. The
+// rest (accept errors, say) are warnings.
+type serverErrorLog struct{ log *slog.Logger }
+
+func (w serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		w.log.Debug(msg)
+	} else {
+		w.log.Warn(msg)
+	}
+	return len(p), nil
 }
 
 // recoverer turns a handler panic into a logged 500 instead of a dropped
