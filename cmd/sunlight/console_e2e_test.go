@@ -82,10 +82,31 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.Contains(t, msg, "登录已过期")
 		saveScreenshot(t, ctx, "session-expired")
 
-		// And an explicit sign-out says so.
+		// And an explicit sign-out says so, and ends the session on the
+		// server: the console's POST carries the session's CSRF token.
+		meStatus := func() int {
+			t.Helper()
+			status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/me').then(r => r.status)`, chromedp.EvalAwaitPromise))
+			require.NoError(t, err)
+			return status
+		}
 		loginUI(t, ctx, h.url, console.RoleInspector)
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#logout")))
 		require.Contains(t, waitText(t, ctx, "#login-msg", 10*time.Second), "已安全退出")
+		require.Equal(t, http.StatusUnauthorized, meStatus(), "the sign-out revoked the session")
+
+		// Signed in again behind the page's back (another tab): the page
+		// holds the old session's CSRF token, its sign-out gets
+		// csrf_token_invalid, takes the new session's token and succeeds.
+		loginUI(t, ctx, h.url, console.RoleInspector)
+		status, err = chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
+			body: JSON.stringify({username: 'inspector', password: 'inspectorinspector'})}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#logout")))
+		require.Contains(t, waitText(t, ctx, "#login-msg", 10*time.Second), "已安全退出")
+		require.Equal(t, http.StatusUnauthorized, meStatus(), "the sign-out with the refreshed token revoked the new session")
+		requireNoCSPViolations(t, ctx)
 	})
 
 	t.Run("live wall", func(t *testing.T) {
