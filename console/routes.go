@@ -163,6 +163,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/public/cases/:case_id", public, s.handlePublicCase},
 		{http.MethodGet, "/api/v1/public/items", public, s.handlePublicItems},
 		{http.MethodGet, "/api/v1/public/site", public, s.handleSite},
+		{http.MethodPost, "/api/v1/csp-report", public, s.handleCSPReport},
 		{http.MethodGet, "/api/v1/public/items/:code", public, s.handlePublicItem},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
 		{http.MethodGet, "/api/v1/cases", rolesOf(RoleAuditor, RoleAdmin), s.handleRecordedCases},

@@ -20,10 +20,13 @@ import (
 // charts' tooltips are HTML with style attributes; a <style> element or a
 // stylesheet from elsewhere is not. Images may be data: URLs (the favicon,
 // the charts' exports); video comes from the API (clips) or from a WebRTC
-// MediaStream, which no CSP directive governs.
+// MediaStream, which no CSP directive governs. Browsers report violations
+// to POST /api/v1/csp-report (report-uri, and report-to for the Reporting
+// API).
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; connect-src 'self'; " +
-	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; " +
+	"report-uri /api/v1/csp-report; report-to csp"
 
 // hstsMaxAge is the Strict-Transport-Security of answers over TLS: a year,
 // without includeSubDomains (the city's other sites under the same domain
@@ -41,6 +44,7 @@ func (s *Server) securityHeaders() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Reporting-Endpoints", `csp="/api/v1/csp-report"`)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")

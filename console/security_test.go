@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -271,4 +272,46 @@ func TestLoginCSRF(t *testing.T) {
 			require.NotContains(t, hdr.Get("Set-Cookie"), "Secure", "plain HTTP: a Secure cookie would never come back")
 		})
 	}
+}
+
+// TestCSPReport: the browsers' violation reports, in either format, are
+// counted by directive (an unknown one as "other"); what is not a report
+// is a 400, an oversized one a 413, and neither counts.
+func TestCSPReport(t *testing.T) {
+	ts := newTestServer(t)
+	count := func(d string) float64 { return testutil.ToFloat64(ts.metrics.cspViolations.WithLabelValues(d)) }
+	report := ts.url + "/api/v1/csp-report"
+	tests := []struct {
+		name, ctype, body string
+		status            int
+		counts            map[string]float64
+	}{
+		{"report-uri form", "application/csp-report", `{"csp-report":{"document-uri":"http://x/","violated-directive":"script-src-elem","effective-directive":"script-src-elem","blocked-uri":"inline"}}`,
+			204, map[string]float64{"script-src-elem": 1}},
+		{"Reporting API array", "application/reports+json", `[{"type":"csp-violation","body":{"effectiveDirective":"style-src-attr","blockedURL":"inline","documentURL":"http://x/"}},
+			{"type":"deprecation","body":{}},{"type":"csp-violation","body":{"effectiveDirective":"img-src","blockedURL":"http://evil.example/p.gif"}}]`,
+			204, map[string]float64{"style-src-attr": 1, "img-src": 1}},
+		{"made-up directive", "application/csp-report", `{"csp-report":{"effective-directive":"x-` + strings.Repeat("a", 100) + `"}}`, 204, map[string]float64{"other": 1}},
+		{"not a report", "application/csp-report", `hello`, 400, nil},
+		{"oversized", "application/csp-report", `{"csp-report":{"blocked-uri":"` + strings.Repeat("a", 20<<10) + `"}}`, 413, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := map[string]float64{}
+			for _, d := range append(cspDirectives, "other") {
+				before[d] = count(d)
+			}
+			status, body, _ := rawDo(t, http.MethodPost, report, tt.body, map[string]string{"Content-Type": tt.ctype})
+			require.Equal(t, tt.status, status, string(body))
+			if status != http.StatusNoContent {
+				errorMessage(t, body)
+			}
+			for d, b := range before {
+				require.Equal(t, b+tt.counts[d], count(d), "directive %s", d)
+			}
+		})
+	}
+	_, _, hdr := ts.do(t, http.MethodGet, "/", "", "", nil)
+	require.Contains(t, hdr.Get("Content-Security-Policy"), "report-uri /api/v1/csp-report")
+	require.Equal(t, `csp="/api/v1/csp-report"`, hdr.Get("Reporting-Endpoints"))
 }

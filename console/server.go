@@ -86,6 +86,8 @@ type Server struct {
 	windowFeed *windowFeed
 	// publicLimit bounds public case lookups per client address.
 	publicLimit rateLimit
+	// cspLogLimit bounds the log lines of CSP violation reports.
+	cspLogLimit rateLimit
 	closing     chan struct{} // closed by Close: ends the event streams
 
 	// certs is the HTTPS certificate (nil: plain HTTP).
@@ -142,6 +144,7 @@ func (s *Server) Initialize() error {
 	s.alerts = newAlertHub()
 	s.windowFeed = newWindowFeed(s.windowViews)
 	s.publicLimit.perMinute = 30
+	s.cspLogLimit.perMinute = 6
 	s.closing = make(chan struct{})
 	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s.loadOpenAlerts(lctx)

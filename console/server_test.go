@@ -259,6 +259,7 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/public/items":           {"anyone", "", 200, "", nil, nil},
 	"GET /api/v1/public/items/:code":     {"anyone", "", 200, "/api/v1/public/items/SC-001", nil, nil},
 	"GET /api/v1/public/site":            {"anyone", "", 200, "", nil, nil},
+	"POST /api/v1/csp-report":            {"anyone", `{"csp-report":{"effective-directive":"script-src-elem","blocked-uri":"inline"}}`, 204, "", map[string]string{"Content-Type": "application/csp-report"}, nil},
 	"GET /api/v1/analytics/kpi":          {"manager,admin", "", 200, "/api/v1/analytics/kpi?level=department&compare=1&sort=served&order=desc", nil, nil},
 	"GET /api/v1/analytics/windows":      {"manager,admin", "", 200, "/api/v1/analytics/windows?bucket=day", nil, nil},
 	"GET /api/v1/analytics/distribution": {"manager,admin", "", 200, "/api/v1/analytics/distribution?metric=handle&format=csv", nil, nil},
