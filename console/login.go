@@ -50,6 +50,19 @@ func newLoginState() loginState {
 }
 
 func (s *Server) handleLogin(c *gin.Context) {
+	// Login CSRF: another site's form could sign the browser in to an
+	// account of the attacker's. A form cannot send application/json, and
+	// a script of another origin cannot without a preflight this server
+	// never grants; fetch metadata or Origin catch the rest.
+	if crossSite(c.Request) {
+		writeError(c, s.log, errCrossSite)
+		return
+	}
+	if !isJSON(c.Request) {
+		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, errorBody(apperr.LoginNotJSON.New(nil,
+			`Content-Type must be application/json: {"username": ..., "password": ...}`)))
+		return
+	}
 	var req loginRequest
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxLoginBody)
 	if err := c.ShouldBindJSON(&req); err != nil {
@@ -110,10 +123,12 @@ func (s *Server) handleLogin(c *gin.Context) {
 	token, exp := s.sessions.issue(user)
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: sessionCookie, Value: token, Path: "/", Expires: exp,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(c),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(c),
 	})
 	s.audit(c, analytics.AuditEntry{Actor: user.Username, Role: string(user.Role), Action: "login"})
-	c.JSON(http.StatusOK, gin.H{"token": token, "role": user.Role, "username": user.Username, "expires": exp.UTC().Format(time.RFC3339)})
+	claims, _ := s.sessions.verify(token) // just issued: cannot fail
+	c.JSON(http.StatusOK, gin.H{"token": token, "role": user.Role, "username": user.Username, "expires": exp.UTC().Format(time.RFC3339),
+		"csrf_token": s.sessions.csrfToken(claims)})
 }
 
 // refuseLogin answers a sign-in that its throttle refused, unchecked: 429
@@ -143,7 +158,8 @@ func (s *Server) auditLockout(c *gin.Context, username, key string, failures int
 func (s *Server) handleLogout(c *gin.Context) {
 	p := caller(c)
 	err := s.sessions.revoke(p.claims)
-	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(c.Writer, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.secureCookies(c)})
 	s.audit(c, analytics.AuditEntry{Actor: p.name, Role: string(p.role), Action: "logout"})
 	if err != nil {
 		s.log.Error("logout: revocation not saved", "user", p.name, "err", err)
@@ -155,11 +171,16 @@ func (s *Server) handleLogout(c *gin.Context) {
 
 func (s *Server) handleMe(c *gin.Context) {
 	p := caller(c)
-	c.JSON(http.StatusOK, gin.H{"username": p.name, "role": p.role, "expires": time.Unix(p.claims.Expires, 0).UTC().Format(time.RFC3339)})
+	c.JSON(http.StatusOK, gin.H{"username": p.name, "role": p.role, "expires": time.Unix(p.claims.Expires, 0).UTC().Format(time.RFC3339),
+		"csrf_token": s.sessions.csrfToken(p.claims)})
 }
 
-func isHTTPS(c *gin.Context) bool {
-	return c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
+// secureCookies reports whether the session cookie is marked Secure (sent
+// over HTTPS only): always when this server has TLS configured, and
+// otherwise when the request came over TLS, directly or through a reverse
+// proxy that says so.
+func (s *Server) secureCookies(c *gin.Context) bool {
+	return s.Config.TLS.Enabled() || c.Request.TLS != nil || c.GetHeader("X-Forwarded-Proto") == "https"
 }
 
 // auditStrict writes an audit row for an access that must not happen

@@ -13,7 +13,9 @@ type serverMetrics struct {
 	requests   *prometheus.HistogramVec
 	events     *prometheus.CounterVec
 	sseClients prometheus.Gauge
-	handler    gin.HandlerFunc
+	// cspViolations counts the browsers' CSP violation reports.
+	cspViolations *prometheus.CounterVec
+	handler       gin.HandlerFunc
 }
 
 func newServerMetrics(reg *prometheus.Registry) *serverMetrics {
@@ -28,8 +30,11 @@ func newServerMetrics(reg *prometheus.Registry) *serverMetrics {
 		sseClients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sunlight_alert_stream_clients", Help: "Consoles connected to the alert stream.",
 		}),
+		cspViolations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sunlight_csp_violations_total", Help: "Content-Security-Policy violations reported by browsers, by directive.",
+		}, []string{"directive"}),
 	}
-	reg.MustRegister(m.requests, m.events, m.sseClients)
+	reg.MustRegister(m.requests, m.events, m.sseClients, m.cspViolations)
 	m.handler = gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m
 }

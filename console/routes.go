@@ -41,6 +41,7 @@ type principal struct {
 	role   Role // empty for producers
 	claims sessionClaims
 	apiKey bool
+	cookie bool // signed in by the session cookie (not a Bearer token)
 }
 
 const principalKey = "sunlight.principal"
@@ -90,6 +91,12 @@ func (s *Server) authorize(a access) gin.HandlerFunc {
 				"role %s may not %s %s", p.role, c.Request.Method, c.FullPath()))
 			return
 		}
+		if p.cookie && stateChanging(c.Request.Method) {
+			if err := s.checkCookieRequest(c, p.claims); err != nil {
+				writeError(c, s.log, err)
+				return
+			}
+		}
 		c.Set(principalKey, p)
 		c.Next()
 	}
@@ -98,7 +105,7 @@ func (s *Server) authorize(a access) gin.HandlerFunc {
 // userFromRequest reads the session token from the Authorization header or
 // the session cookie and checks that its user still exists with that role.
 func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
-	token := ""
+	token, cookie := "", false
 	if h := c.GetHeader("Authorization"); h != "" {
 		t, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
@@ -106,7 +113,7 @@ func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
 		}
 		token = strings.TrimSpace(t)
 	} else if ck, err := c.Cookie(sessionCookie); err == nil {
-		token = ck
+		token, cookie = ck, true
 	}
 	if token == "" {
 		return principal{}, apperr.LoginRequired.New(nil, "sign in first: no session token")
@@ -119,7 +126,7 @@ func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
 	if !ok || u.Role != claims.Role {
 		return principal{}, apperr.SessionInvalid.New(nil, "the account of this session no longer exists or changed role: sign in again")
 	}
-	return principal{name: u.Username, role: u.Role, claims: claims}, nil
+	return principal{name: u.Username, role: u.Role, claims: claims, cookie: cookie}, nil
 }
 
 // routes is the route × role table of the API.
@@ -156,6 +163,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/public/cases/:case_id", public, s.handlePublicCase},
 		{http.MethodGet, "/api/v1/public/items", public, s.handlePublicItems},
 		{http.MethodGet, "/api/v1/public/site", public, s.handleSite},
+		{http.MethodPost, "/api/v1/csp-report", public, s.handleCSPReport},
 		{http.MethodGet, "/api/v1/public/items/:code", public, s.handlePublicItem},
 		{http.MethodGet, "/api/v1/audit", rolesOf(RoleAuditor, RoleAdmin), s.handleAudit},
 		{http.MethodGet, "/api/v1/audit/export", rolesOf(RoleAuditor, RoleAdmin), s.handleAuditExport},

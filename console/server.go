@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,15 +101,23 @@ type Server struct {
 	windowFeed *windowFeed
 	// publicLimit bounds public case lookups per client address.
 	publicLimit rateLimit
+	// cspLogLimit bounds the log lines of CSP violation reports.
+	cspLogLimit rateLimit
 	closing     chan struct{} // closed by Close: ends the event streams
 
-	ln      net.Listener
-	httpSrv *http.Server
-	wg      sync.WaitGroup // the serving goroutine
+	// certs is the HTTPS certificate (nil: plain HTTP).
+	certs       *certStore
+	ln          net.Listener
+	httpSrv     *http.Server
+	redirectLn  net.Listener // tls.redirect_listen; nil when not set
+	redirectSrv *http.Server
+	wg          sync.WaitGroup // the serving goroutines
 }
 
-// Initialize loads users and the session key, builds the routes and starts
-// listening on Config.Listen.
+// Initialize loads users, the session key and the TLS certificate, builds
+// the routes and starts listening on Config.Listen (HTTPS when
+// Config.TLS has a certificate, and the plain-HTTP redirect listener when
+// it has one).
 func (s *Server) Initialize() error {
 	if s.Config == nil || s.Store == nil {
 		return errors.New("console: Config and Store are required")
@@ -164,11 +174,18 @@ func (s *Server) Initialize() error {
 	s.alerts = newAlertHub()
 	s.windowFeed = newWindowFeed(s.windowViews)
 	s.publicLimit.perMinute = 30
+	s.cspLogLimit.perMinute = 6
 	s.closing = make(chan struct{})
 	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	s.loadOpenAlerts(lctx)
 	lcancel()
 	s.engine = s.buildEngine()
+	if s.Config.TLS.Enabled() {
+		s.certs = &certStore{certFile: s.Config.TLS.CertFile, keyFile: s.Config.TLS.KeyFile}
+		if err := s.certs.load(); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {
@@ -176,14 +193,30 @@ func (s *Server) Initialize() error {
 	}
 	s.ln = ln
 	s.httpSrv = &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
+	if s.certs != nil {
+		s.httpSrv.TLSConfig = s.certs.tlsConfig()
+		s.httpSrv.ErrorLog = log.New(serverErrorLog{s.log}, "", 0)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if s.certs != nil {
+			err = s.httpSrv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig.GetCertificate
+		} else {
+			err = s.httpSrv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
-	s.log.Info("listening", "addr", ln.Addr().String())
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", s.certs != nil)
+	if s.Config.TLS.RedirectListen != "" {
+		if err := s.startRedirect(s.Config.TLS.RedirectListen); err != nil {
+			s.Close()
+			return err
+		}
+	}
 	return nil
 }
 
@@ -208,6 +241,9 @@ func (s *Server) Close() {
 	close(s.closing)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if s.redirectSrv != nil {
+		_ = s.redirectSrv.Close() // it holds no request worth waiting for
+	}
 	if err := s.httpSrv.Shutdown(ctx); err != nil {
 		_ = s.httpSrv.Close()
 	}
@@ -223,7 +259,7 @@ func (s *Server) buildEngine() *gin.Engine {
 		s.log.Error("trusted_proxies", "err", err)
 		_ = e.SetTrustedProxies(nil)
 	}
-	e.Use(s.recoverer(), s.metrics.middleware())
+	e.Use(s.recoverer(), s.metrics.middleware(), s.securityHeaders())
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, apperr.NoEndpoint.New(apperr.P{"method": c.Request.Method, "path": c.Request.URL.Path},
 			"no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
@@ -236,6 +272,22 @@ func (s *Server) buildEngine() *gin.Engine {
 		e.Handle(r.method, r.path, s.authorize(r.access), checkPathIDs, r.handler)
 	}
 	return e
+}
+
+// serverErrorLog takes the messages of net/http's server. A failed TLS
+// handshake (a port scanner, plain HTTP on the HTTPS port, a browser that
+// does not trust the certificate yet) is the client's business: debug. The
+// rest (accept errors, say) are warnings.
+type serverErrorLog struct{ log *slog.Logger }
+
+func (w serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		w.log.Debug(msg)
+	} else {
+		w.log.Warn(msg)
+	}
+	return len(p), nil
 }
 
 // recoverer turns a handler panic into a logged 500 instead of a dropped

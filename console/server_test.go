@@ -67,11 +67,12 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-func newTestServer(t testing.TB) *testServer {
+// extraConfig (top-level keys) is appended to testConfig.
+func newTestServer(t testing.TB, extraConfig ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sunlight.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(testConfig), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(testConfig+strings.Join(extraConfig, "")), 0o644))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	for _, r := range Roles {
@@ -260,6 +261,7 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/public/items":           {"anyone", "", 200, "", nil, nil},
 	"GET /api/v1/public/items/:code":     {"anyone", "", 200, "/api/v1/public/items/SC-001", nil, nil},
 	"GET /api/v1/public/site":            {"anyone", "", 200, "", nil, nil},
+	"POST /api/v1/csp-report":            {"anyone", `{"csp-report":{"effective-directive":"script-src-elem","blocked-uri":"inline"}}`, 204, "", map[string]string{"Content-Type": "application/csp-report"}, nil},
 	"GET /api/v1/analytics/kpi":          {"manager,admin", "", 200, "/api/v1/analytics/kpi?level=department&compare=1&sort=served&order=desc", nil, nil},
 	"GET /api/v1/analytics/windows":      {"manager,admin", "", 200, "/api/v1/analytics/windows?bucket=day", nil, nil},
 	"GET /api/v1/analytics/distribution": {"manager,admin", "", 200, "/api/v1/analytics/distribution?metric=handle&format=csv", nil, nil},

@@ -33,6 +33,29 @@ fi
 listen=$(sed -n 's/^listen: *\([^ #]*\).*/\1/p' "$demo/sunlight.yaml")
 listen=${listen:-127.0.0.1:8080}
 
+# DEMO_TLS=1 serves the console over HTTPS with a self-signed certificate
+# for 127.0.0.1 and localhost, made by `sunlight selfsigned` (Go's crypto,
+# no openssl needed) under .demo/tls. Off by default: the demo listens on
+# loopback only, where nobody can listen in, and a self-signed certificate
+# makes every browser show a warning first. Once on, the demo's config
+# keeps it (empty tls.cert_file and key_file in .demo/sunlight.yaml to go
+# back).
+tls_on() { grep -Eq '^  cert_file: *[^ "#]' "$demo/sunlight.yaml"; }
+if [ "${DEMO_TLS:-}" = 1 ] && ! tls_on; then
+  [ -f "$demo/tls/cert.pem" ] || "$bin" selfsigned --cert "$demo/tls/cert.pem" --key "$demo/tls/key.pem" --hosts 127.0.0.1,localhost
+  sed -i -e 's|^  cert_file: "".*|  cert_file: ./tls/cert.pem|' -e 's|^  key_file: "".*|  key_file: ./tls/key.pem|' "$demo/sunlight.yaml"
+  tls_on || { echo "demo: could not turn on tls in $demo/sunlight.yaml"; exit 1; }
+fi
+scheme=http
+curl_tls=()
+if tls_on; then
+  scheme=https
+  curl_tls=(--cacert "$demo/tls/cert.pem")
+fi
+url="$scheme://$listen"
+tls_note=""
+[ "$scheme" = https ] && tls_note="    TLS:      self-signed ($demo/tls/cert.pem): the browser warns once"
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -66,11 +89,11 @@ done
 pids+=($!)
 echo "demo: starting the server and its ClickHouse (log: $demo/serve.log)"
 for i in $(seq 1 120); do
-  if curl -fsS "http://$listen/healthz" >/dev/null 2>&1; then break; fi
+  if curl -fsS "${curl_tls[@]}" "$url/healthz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "demo: the server stopped:"; tail -20 "$demo/serve.log"; exit 1; fi
   sleep 1
 done
-curl -fsS "http://$listen/healthz" >/dev/null || { echo "demo: the server did not become healthy in 120 s"; tail -20 "$demo/serve.log"; exit 1; }
+curl -fsS "${curl_tls[@]}" "$url/healthz" >/dev/null || { echo "demo: the server did not become healthy in 120 s"; tail -20 "$demo/serve.log"; exit 1; }
 
 if [ ${#backfill[@]} -gt 0 ]; then
   echo "demo: writing 30 days of history"
@@ -84,8 +107,9 @@ fi
 
 cat <<TXT
 
-  Sunlight is running: http://$listen/
-    health:   http://$listen/healthz
+  Sunlight is running: $url/
+    health:   $url/healthz
+$tls_note
     cameras:  rtsp://127.0.0.1:$rtsp_port/window/A01 ... (one per window)
 
   Demo logins (user / password):

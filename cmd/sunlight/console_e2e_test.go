@@ -61,6 +61,7 @@ func TestConsoleInBrowser(t *testing.T) {
 					require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(h.url+"/#/"+p), chromedp.WaitVisible("#forbidden")))
 				}
 				requireTranslated(t, ctx)
+				requireNoCSPViolations(t, ctx)
 			})
 		}
 	})
@@ -72,16 +73,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		// The session dies behind the page's back (as at expiry): the wall's
 		// next poll gets a 401 and the page goes back to the sign-in form
 		// with a message instead of showing errors.
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/logout', {method: 'POST'}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+		// (A POST signed in by the cookie carries the session's CSRF token.)
+		status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/me').then(r => r.json()).then(me =>
+			fetch('/api/v1/auth/logout', {method: 'POST', headers: {'X-CSRF-Token': me.csrf_token}})).then(r => r.status)`, chromedp.EvalAwaitPromise))
 		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
 		msg := waitText(t, ctx, "#login-msg", 10*time.Second)
 		require.Contains(t, msg, "登录已过期")
 		saveScreenshot(t, ctx, "session-expired")
 
-		// And an explicit sign-out says so.
+		// And an explicit sign-out says so, and ends the session on the
+		// server: the console's POST carries the session's CSRF token.
+		meStatus := func() int {
+			t.Helper()
+			status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/me').then(r => r.status)`, chromedp.EvalAwaitPromise))
+			require.NoError(t, err)
+			return status
+		}
 		loginUI(t, ctx, h.url, console.RoleInspector)
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#logout")))
 		require.Contains(t, waitText(t, ctx, "#login-msg", 10*time.Second), "已安全退出")
+		require.Equal(t, http.StatusUnauthorized, meStatus(), "the sign-out revoked the session")
+
+		// Signed in again behind the page's back (another tab): the page
+		// holds the old session's CSRF token, its sign-out gets
+		// csrf_token_invalid, takes the new session's token and succeeds.
+		loginUI(t, ctx, h.url, console.RoleInspector)
+		status, err = chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
+			body: JSON.stringify({username: 'inspector', password: 'inspectorinspector'})}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click("#logout")))
+		require.Contains(t, waitText(t, ctx, "#login-msg", 10*time.Second), "已安全退出")
+		require.Equal(t, http.StatusUnauthorized, meStatus(), "the sign-out with the refreshed token revoked the new session")
+		requireNoCSPViolations(t, ctx)
 	})
 
 	t.Run("live wall", func(t *testing.T) {
@@ -190,6 +215,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "#/analytics", page, "dismissing stays on the dashboard")
 		requireTranslated(t, ctx)
+
+		// A chart's tooltip is HTML with style attributes (its colour
+		// markers): the CSP allows those, and nothing else inline.
+		tip, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
+			const el = document.getElementById('chart-hour');
+			el.sunlightChart.chart.dispatchAction({ type: 'showTip', seriesIndex: 0, dataIndex: 0 });
+			const d = [...el.querySelectorAll('div')].find((d) => d.innerHTML.includes('style=') && d.offsetParent && d.textContent.trim());
+			return d ? d.innerHTML : '';
+		})()`, chromedp.WithPollingTimeout(10*time.Second)))
+		require.NoError(t, err, "the hourly chart shows a tooltip")
+		t.Logf("tooltip: %.120s", tip)
+		requireNoCSPViolations(t, ctx)
 	})
 
 	t.Run("english", func(t *testing.T) {
@@ -453,13 +490,15 @@ func newBrowser(t *testing.T, chromium string, extra ...chromedp.ExecAllocatorOp
 }
 
 // newTab opens a tab in a fresh browser context (no cookies shared with
-// the other tabs), closed with the test.
+// the other tabs), closed with the test, that records CSP violations
+// (requireNoCSPViolations reads them).
 func newTab(t *testing.T, browser context.Context, timeout time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancelTimeout)
+	recordCSPViolations(t, ctx)
 	return ctx
 }
 

@@ -238,6 +238,7 @@ func (w *langWalk) check(t *testing.T, ctx context.Context, lang, who, page stri
 	require.NoError(t, err)
 	require.NotEmpty(t, texts)
 	requireTranslated(t, ctx)
+	requireNoCSPViolations(t, ctx)
 	allowed := w.chineseData(page)
 	wrong, right := w.timeRenderings(t)
 	shownRight := false

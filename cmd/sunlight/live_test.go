@@ -297,6 +297,7 @@ func TestLiveInBrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelTimeout()
+	recordCSPViolations(t, ctx)
 
 	_, err := chromedp.Run(ctx, chromedp.Navigate(h.url+"/live-test#window=A01&user=inspector&pass=inspectorinspector"))
 	require.NoError(t, err)
@@ -320,6 +321,8 @@ func TestLiveInBrowser(t *testing.T) {
 		require.Greater(t, times[i], times[i-1], "currentTime advances every second")
 	}
 	require.InDelta(t, 5.0, times[5]-times[0], 1.5, "plays at the camera's pace")
+	// The page's inline script and style run under the CSP by their hashes.
+	requireNoCSPViolations(t, ctx)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	if dir := os.Getenv("SUNLIGHT_SCREENSHOTS"); dir != "" {

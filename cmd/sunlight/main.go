@@ -1,6 +1,7 @@
 // Command sunlight runs the Sunlight platform (serve), a simulated service
-// hall (simulate), user administration (user add) and the checks of the
-// audit chain (audit verify) and of evidence exports (verify-export).
+// hall (simulate), user administration (user add), the checks of the
+// audit chain (audit verify) and of evidence exports (verify-export), and
+// makes a self-signed TLS certificate for a local HTTPS server (selfsigned).
 package main
 
 import (
@@ -24,6 +25,7 @@ Usage:
   sunlight audit export --config FILE [--out FILE]
   sunlight audit pubkey --config FILE
   sunlight verify-export FILE [--pubkey FILE]
+  sunlight selfsigned --cert FILE --key FILE [--hosts 127.0.0.1,localhost] [--days 365]
   sunlight version
 
 Run "sunlight COMMAND -h" for a command's flags.
@@ -67,6 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = audit(ctx, args[1:], stdout, stderr)
 	case "verify-export":
 		err = verifyExport(args[1:], stdout, stderr)
+	case "selfsigned":
+		err = selfSigned(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sunlight", version)
 	case "-h", "--help", "help":

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +40,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr)
+	// SIGHUP reloads the TLS certificate (a renewal: certbot's deploy
+	// hook, say); it does nothing else, and nothing without TLS. Caught
+	// from the start, so that an early one does not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if os.Getenv("GOGC") == "" {
 		// The intake allocates per event and keeps little: collecting at
 		// 200% rather than 100% growth cut the server's CPU per event by
@@ -117,8 +125,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer srv.Close()
 	sup.setPublisher(srv)
-	log.Info("sunlight is ready", "url", "http://"+srv.Addr()+"/")
-	<-ctx.Done()
-	log.Info("shutting down")
-	return nil
+	log.Info("sunlight is ready", "url", srv.URL())
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			return nil
+		case <-hup:
+			if cfg.TLS.Enabled() {
+				_ = srv.ReloadTLS() // logged; the certificate in use stays
+			} else {
+				log.Info("SIGHUP: nothing to reload (no tls in the config)")
+			}
+		}
+	}
 }

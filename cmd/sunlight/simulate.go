@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,9 +88,13 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("cameras serving", "example", cams.URL(cams.Windows[0]))
 	}
 
+	base, client, err := serverClient(cfg)
+	if err != nil {
+		return err
+	}
 	live := &simulator.Live{
 		Timeline: tl,
-		Poster:   &simulator.Poster{URL: "http://" + cfg.Listen + "/api/v1/events", APIKey: *apiKey, Logger: log},
+		Poster:   &simulator.Poster{URL: base + "/api/v1/events", Client: client, APIKey: *apiKey, Logger: log},
 		Speed:    *speed,
 		Logger:   log,
 	}
@@ -232,4 +239,26 @@ func parseSpan(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a span like 30d, 12h or 90m", s)
 	}
 	return d, nil
+}
+
+// serverClient is how a command of this machine reaches the server of cfg:
+// its base URL (https:// when tls is set) and a client that trusts the
+// system's roots and, beside them, tls.cert_file itself, so that a
+// self-signed certificate (make demo's) is trusted too.
+func serverClient(cfg *config.Config) (string, *http.Client, error) {
+	if !cfg.TLS.Enabled() {
+		return "http://" + cfg.Listen, &http.Client{Timeout: 30 * time.Second}, nil
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	pemData, err := os.ReadFile(cfg.TLS.CertFile)
+	if err != nil {
+		return "", nil, fmt.Errorf("tls.cert_file: %w", err)
+	}
+	roots.AppendCertsFromPEM(pemData)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return "https://" + cfg.Listen, &http.Client{Timeout: 30 * time.Second, Transport: tr}, nil
 }

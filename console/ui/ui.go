@@ -18,14 +18,14 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
-// notBuilt is the page served when dist/ has no index.html.
+// notBuilt is the page served when dist/ has no index.html. Its styles are
+// attributes: the console's CSP allows no inline <style> element.
 const notBuilt = `<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>Sunlight 阳光政务监督平台</title>
-<style>body{font-family:sans-serif;max-width:40rem;margin:4rem auto;color:#1f2937;line-height:1.6}code{background:#f3f4f6;padding:0 .3em}</style></head>
-<body><h1>控制台尚未构建 · The console was not built</h1>
-<p>此二进制文件未包含网页控制台。请在源码目录运行 <code>make build</code>（需要 Node.js 与 npm）后重新启动。</p>
-<p>This binary was built without the web console. Run <code>make build</code> in the source tree (it needs Node.js and npm) and start it again.
-The API under <code>/api/v1/</code> works as usual.</p></body></html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>Sunlight 阳光政务监督平台</title></head>
+<body style="font-family:sans-serif;max-width:40rem;margin:4rem auto;color:#1f2937;line-height:1.6"><h1>控制台尚未构建 · The console was not built</h1>
+<p>此二进制文件未包含网页控制台。请在源码目录运行 <code style="background:#f3f4f6;padding:0 .3em">make build</code>（需要 Node.js 与 npm）后重新启动。</p>
+<p>This binary was built without the web console. Run <code style="background:#f3f4f6;padding:0 .3em">make build</code> in the source tree (it needs Node.js and npm) and start it again.
+The API under <code style="background:#f3f4f6;padding:0 .3em">/api/v1/</code> works as usual.</p></body></html>
 `
 
 // Handler serves the console from fs (the embedded dist/ when fsys is nil):

@@ -156,3 +156,18 @@ var (
 	// Event intake.
 	IntakeFull = newCode("intake_full", Unavailable)
 )
+
+// Browser protections (CSRF, login CSRF).
+var (
+	// CrossSiteRefused: a state-changing request from a page of another
+	// site (Sec-Fetch-Site or Origin).
+	CrossSiteRefused = newCode("cross_site_refused", Forbidden)
+	// CSRFTokenMissing, CSRFTokenInvalid: a state-changing request signed
+	// in by the session cookie without the session's X-CSRF-Token.
+	CSRFTokenMissing = newCode("csrf_token_missing", Forbidden)
+	CSRFTokenInvalid = newCode("csrf_token_invalid", Forbidden)
+	// LoginNotJSON (415) is answered by the sign-in handler itself: a
+	// sign-in must be application/json, which another site's form cannot
+	// send.
+	LoginNotJSON = newCode("login_not_json", nil)
+)

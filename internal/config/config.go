@@ -19,8 +19,11 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	// Listen is the HTTP address of the API and console. Default 127.0.0.1:8080.
+	// Listen is the HTTP address of the API and console (HTTPS when tls
+	// has a certificate). Default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
+	// TLS serves Listen over HTTPS. Default off (plain HTTP).
+	TLS TLS `yaml:"tls"`
 	// MetricsListen, when set, serves /metrics without auth on its own
 	// address (for a Prometheus scraper); /metrics on Listen is admin-only.
 	MetricsListen string `yaml:"metrics_listen"`
@@ -169,6 +172,24 @@ type Supervision struct {
 	// Default 30.
 	CameraOfflineSeconds int `yaml:"camera_offline_seconds"`
 }
+
+// TLS serves the API and console over HTTPS on Listen.
+type TLS struct {
+	// CertFile is the PEM certificate chain (leaf first) and KeyFile its
+	// PEM private key. Both or neither; with them Listen speaks only
+	// HTTPS. `serve` reads them again on SIGHUP (a renewed certificate
+	// takes effect without a restart; a pair that does not load keeps the
+	// old one, logged). Default none: plain HTTP.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// RedirectListen, when set, is a plain-HTTP address that answers
+	// every request with a permanent redirect (308) to the same path over
+	// HTTPS on Listen's port. Default none.
+	RedirectListen string `yaml:"redirect_listen"`
+}
+
+// Enabled reports whether Listen serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Auth configures users, sessions and event producers.
 type Auth struct {
@@ -376,6 +397,8 @@ func (c *Config) resolvePaths(base string) {
 	abs(&c.Recording.Dir)
 	abs(&c.Auth.UsersFile)
 	abs(&c.Intake.SpoolDir)
+	abs(&c.TLS.CertFile)
+	abs(&c.TLS.KeyFile)
 	if strings.Contains(c.ClickHouse.Managed.Binary, "/") {
 		abs(&c.ClickHouse.Managed.Binary)
 	}

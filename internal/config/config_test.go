@@ -102,6 +102,10 @@ func TestValidationErrors(t *testing.T) {
 			`departments[0].name: no window or item has department "市场监督局"`},
 		{"duplicate department", [2]string{"\nitems:\n", "\ndepartments:\n  - name: 市场监管局\n  - name: 市场监管局\nitems:\n"},
 			`departments[1].name: duplicate department "市场监管局" (also departments[0])`},
+		{"tls cert without key", [2]string{"\nitems:\n", "\ntls:\n  cert_file: ./cert.pem\nitems:\n"}, `tls.key_file: is required with tls.cert_file`},
+		{"tls key without cert", [2]string{"\nitems:\n", "\ntls:\n  key_file: ./key.pem\nitems:\n"}, `tls.cert_file: is required with tls.key_file`},
+		{"redirect without tls", [2]string{"\nitems:\n", "\ntls:\n  redirect_listen: 127.0.0.1:8081\nitems:\n"}, `tls.redirect_listen: redirects to HTTPS: set tls.cert_file and tls.key_file too`},
+		{"bad redirect address", [2]string{"\nitems:\n", "\ntls:\n  cert_file: c.pem\n  key_file: k.pem\n  redirect_listen: ':http'\nitems:\n"}, `tls.redirect_listen: ":http" has an invalid port`},
 		{"bad transport", [2]string{"        items: [SC-001]", "        items: [SC-001]\n        transport: quic"}, `halls[0].windows[0].transport: "quic" is not one of auto, udp, tcp`},
 	}
 	for _, tt := range tests {
@@ -156,4 +160,19 @@ func TestDepartmentsAndEnglishNames(t *testing.T) {
 	it, ok := cfg.FindItem("SC-001")
 	require.True(t, ok)
 	require.Equal(t, "Business registration", it.NameEN)
+}
+
+func TestTLSPathsRelativeToTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sunlight.yaml")
+	src := strings.Replace(minimal, "\nitems:\n", "\ntls:\n  cert_file: tls/cert.pem\n  key_file: /etc/sunlight/key.pem\nitems:\n", 1)
+	require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
+	cfg, err := Load(path)
+	require.NoError(t, err)
+	require.True(t, cfg.TLS.Enabled())
+	require.Equal(t, filepath.Join(dir, "tls/cert.pem"), cfg.TLS.CertFile)
+	require.Equal(t, "/etc/sunlight/key.pem", cfg.TLS.KeyFile)
+	plain, err := Parse([]byte(minimal))
+	require.NoError(t, err)
+	require.False(t, plain.TLS.Enabled(), "TLS is off by default")
 }

@@ -50,6 +50,16 @@ func (c *Config) Validate() error {
 	}
 	checkHostPort("listen", c.Listen, true)
 	checkHostPort("metrics_listen", c.MetricsListen, false)
+	switch {
+	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
+		bad("tls.key_file", "is required with tls.cert_file")
+	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
+		bad("tls.cert_file", "is required with tls.key_file")
+	}
+	checkHostPort("tls.redirect_listen", c.TLS.RedirectListen, false)
+	if c.TLS.RedirectListen != "" && !c.TLS.Enabled() {
+		bad("tls.redirect_listen", "redirects to HTTPS: set tls.cert_file and tls.key_file too")
+	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("timezone", "unknown time zone %q", c.Timezone)
 	}

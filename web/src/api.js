@@ -44,21 +44,52 @@ let onUnauthorized = () => {};
 // elsewhere).
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
+// The session's CSRF token: the server refuses a state-changing request
+// signed in by the session cookie without it in X-CSRF-Token. The sign-in
+// answer and GET /api/v1/auth/me carry it (another site cannot read them);
+// it lives in memory only, so a reloaded page asks /auth/me again.
+let csrfToken = '';
+const sessionPaths = ['/api/v1/auth/login', '/api/v1/auth/me'];
+const safeMethods = ['GET', 'HEAD'];
+
+async function fetchCSRFToken(signal) {
+  try {
+    const res = await fetch('/api/v1/auth/me', { credentials: 'same-origin', signal });
+    if (res.ok) csrfToken = (await res.json()).csrf_token || '';
+  } catch { /* the request itself reports the failure */ }
+}
+
 export async function request(path, { method = 'GET', body, rawBody, headers = {}, signal } = {}) {
-  const init = { method, headers: { ...headers }, credentials: 'same-origin', signal };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  } else if (rawBody !== undefined) {
-    init.body = rawBody;
-  }
+  const unsafe = !safeMethods.includes(method.toUpperCase());
+  if (unsafe && !csrfToken && path !== '/api/v1/auth/login') await fetchCSRFToken(signal);
+  const send = () => {
+    const init = { method, headers: { ...headers }, credentials: 'same-origin', signal };
+    if (unsafe && csrfToken) init.headers['X-CSRF-Token'] = csrfToken;
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    } else if (rawBody !== undefined) {
+      init.body = rawBody;
+    }
+    return fetch(path, init);
+  };
   let res;
   try {
-    res = await fetch(path, init);
+    res = await send();
+    if (res.status === 403 && unsafe && path !== '/api/v1/auth/login' && (await codeOf(res)) === 'csrf_token_invalid') {
+      // Signed in again in another tab: this page's token is the old
+      // session's. Take the current one and try once more.
+      await fetchCSRFToken(signal);
+      res = await send();
+    }
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, e.message || 'network error', 'network');
   }
+  if (res.ok && sessionPaths.includes(path)) {
+    try { csrfToken = (await res.clone().json()).csrf_token || csrfToken; } catch { /* not JSON */ }
+  }
+  if (path === '/api/v1/auth/logout') csrfToken = '';
   if (res.status === 401 && !path.startsWith('/api/v1/auth/login') && !path.startsWith('/api/v1/public/')) {
     const err = await errorOf(res);
     onUnauthorized(err);
@@ -82,6 +113,11 @@ async function errorOf(res) {
     if (j.error) return new ApiError(res.status, j.error, j.code || '', j.params || {});
   } catch { /* not JSON */ }
   return new ApiError(res.status, res.statusText || `HTTP ${res.status}`, 'http', { status: res.status });
+}
+
+// codeOf is the code of an error answer, read from a copy of it.
+async function codeOf(res) {
+  try { return (await res.clone().json()).code || ''; } catch { return ''; }
 }
 
 // query builds "?a=1&b=2" from the non-empty values of obj.

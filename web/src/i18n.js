@@ -419,6 +419,10 @@ const messages = {
   'err.live_user_limit': ['您已打开 {max} 路实时画面，已达上限：请先关闭一路', 'You have {max} live views open, the limit: close one first'],
   'err.live_closing': ['实时画面服务正在关闭', 'Live video is shutting down'],
   'err.intake_full': ['事件缓冲已满，本批事件未保存，请稍后重试', 'The event spool is full: nothing of this batch was kept, try again later'],
+  'err.cross_site_refused': ['请求来自其他网站，已被拒绝', 'Refused: the request came from another site'],
+  'err.csrf_token_missing': ['请求缺少安全令牌，已被拒绝，请刷新页面', 'Refused: the request has no security token, reload the page'],
+  'err.csrf_token_invalid': ['请求的安全令牌与当前登录不符，已被拒绝，请刷新页面', 'Refused: the security token does not belong to this session, reload the page'],
+  'err.login_not_json': ['登录请求必须为 JSON 格式', 'A sign-in must be sent as JSON'],
 };
 
 const listeners = new Set();
