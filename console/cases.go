@@ -61,6 +61,22 @@ type intervalView struct {
 	Unended bool      `json:"unended,omitempty"`
 }
 
+// applyLifecycle takes what an event says of the case's life: when and
+// where it was accepted, for which item, and when it ended and how.
+func (v *caseView) applyLifecycle(e analytics.CaseEvent) {
+	switch e.Type {
+	case "case_accepted":
+		ts := e.TS.UTC()
+		v.AcceptedAt, v.Item, v.Hall = &ts, e.Item, e.Hall
+	case "case_completed", "case_rejected":
+		ts := e.TS.UTC()
+		v.CompletedAt = &ts
+		if e.Type == "case_rejected" {
+			v.State = "rejected"
+		}
+	}
+}
+
 // handleCase returns a case's timeline: its events, the windows and
 // service intervals, the deadline in working days and the state.
 func (s *Server) handleCase(c *gin.Context) {
@@ -79,17 +95,7 @@ func (s *Server) handleCase(c *gin.Context) {
 			seen[e.Window] = true
 			v.Windows = append(v.Windows, e.Window)
 		}
-		switch e.Type {
-		case "case_accepted":
-			ts := e.TS.UTC()
-			v.AcceptedAt, v.Item, v.Hall = &ts, e.Item, e.Hall
-		case "case_completed", "case_rejected":
-			ts := e.TS.UTC()
-			v.CompletedAt = &ts
-			if e.Type == "case_rejected" {
-				v.State = "rejected"
-			}
-		}
+		v.applyLifecycle(e)
 	}
 	s.fillDeadline(&v)
 	intervals, err := s.Store.CaseIntervals(ctx, caseID)

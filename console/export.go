@@ -141,17 +141,7 @@ func (s *Server) handleCaseExport(c *gin.Context) {
 func (s *Server) evidenceCase(caseID string, events []analytics.CaseEvent) evidence.Case {
 	v := caseView{CaseID: caseID}
 	for _, e := range events {
-		switch e.Type {
-		case "case_accepted":
-			ts := e.TS.UTC()
-			v.AcceptedAt, v.Item, v.Hall = &ts, e.Item, e.Hall
-		case "case_completed", "case_rejected":
-			ts := e.TS.UTC()
-			v.CompletedAt = &ts
-			if e.Type == "case_rejected" {
-				v.State = "rejected"
-			}
-		}
+		v.applyLifecycle(e)
 	}
 	s.fillDeadline(&v)
 	return evidence.Case{ID: caseID, Item: v.Item, Hall: v.Hall, State: v.State, AcceptedAt: v.AcceptedAt, CompletedAt: v.CompletedAt}

@@ -131,13 +131,7 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (required)")
 	out := fs.String("out", "", "file to write (default: standard output)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if *configPath == "" {
-		return usageError{errors.New("--config is required")}
-	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := parseWithConfig(fs, args, configPath)
 	if err != nil {
 		return err
 	}
@@ -172,13 +166,7 @@ func auditPubkey(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit pubkey", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (required)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if *configPath == "" {
-		return usageError{errors.New("--config is required")}
-	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := parseWithConfig(fs, args, configPath)
 	if err != nil {
 		return err
 	}

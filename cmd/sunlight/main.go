@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +15,8 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/sunlight-gov/sunlight/internal/config"
 )
 
 const usage = `sunlight: live supervision of government service windows
@@ -113,6 +117,18 @@ func startCPUProfile(file string) (stop func(), err error) {
 
 // usageError marks a mistake in the command line (exit code 2).
 type usageError struct{ error }
+
+// parseWithConfig parses a command's flags, of which configPath is the
+// required --config, and loads that configuration.
+func parseWithConfig(fs *flag.FlagSet, args []string, configPath *string) (*config.Config, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{err}
+	}
+	if *configPath == "" {
+		return nil, usageError{errors.New("--config is required")}
+	}
+	return config.Load(*configPath)
+}
 
 func newLogger(w io.Writer) *slog.Logger {
 	level := slog.LevelInfo

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/sunlight-gov/sunlight/analytics"
 	"github.com/sunlight-gov/sunlight/console"
 	"github.com/sunlight-gov/sunlight/ingest"
-	"github.com/sunlight-gov/sunlight/internal/config"
 	"github.com/sunlight-gov/sunlight/internal/nodekey"
 )
 
@@ -29,13 +27,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (required)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if *configPath == "" {
-		return usageError{errors.New("--config is required")}
-	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := parseWithConfig(fs, args, configPath)
 	if err != nil {
 		return err
 	}
