@@ -41,12 +41,15 @@ export function navigate(path) {
 }
 
 setUnauthorizedHandler(() => {
-  if (!state.user) return;
+  // While signing out, another call's 401 (the session just revoked) is
+  // not an expiry: the sign-out says what happened.
+  if (!state.user || state.signingOut) return;
   endSession('login.expired');
 });
 
 function endSession(flashKey) {
   state.user = null;
+  state.signingOut = false;
   state.flash = flashKey;
   if (state.feed) state.feed.stop();
   state.feed = null;
@@ -73,6 +76,7 @@ function startSession(user) {
 }
 
 async function logout() {
+  state.signingOut = true;
   try { await api('/api/v1/auth/logout', { method: 'POST' }); } catch { /* signed out anyway */ }
   endSession('login.signedOut');
 }
