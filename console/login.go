@@ -61,7 +61,10 @@ func (s *Server) handleLogout(c *gin.Context) {
 
 func (s *Server) handleMe(c *gin.Context) {
 	p := caller(c)
-	c.JSON(http.StatusOK, gin.H{"username": p.name, "role": p.role, "expires": time.Unix(p.claims.Expires, 0).UTC().Format(time.RFC3339)})
+	u, _ := s.users.lookup(p.name)
+	scope := append([]string{}, u.Scope...) // [] is the whole city
+	c.JSON(http.StatusOK, gin.H{"username": p.name, "role": p.role, "expires": time.Unix(p.claims.Expires, 0).UTC().Format(time.RFC3339),
+		"scope": scope})
 }
 
 func isHTTPS(c *gin.Context) bool {
