@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/console"
@@ -85,6 +86,28 @@ func TestScopedUsers(t *testing.T) {
 	h.waitOnline(t, cityInspector, "A01")
 	h.waitOnline(t, inspector, "X01")
 
+	t.Run("console", func(t *testing.T) {
+		if !(&consoleHall{h}).consoleBuilt(t) {
+			t.Skip("the web console is not built (make web)")
+		}
+		ctx := newTab(t, newBrowser(t, requireChromium(t)), 60*time.Second)
+		loginAs(t, ctx, h.url, "x-inspector", "district-inspector")
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(h.url+"/#/live"),
+			chromedp.WaitVisible(`.tree-row[data-hall="district-xincheng"]`),
+			chromedp.WaitVisible(`.tree-row[data-window="X01"]`),
+			chromedp.WaitVisible(`.tile`)))
+		scope, err := chromedp.Run(ctx, chromedp.Text("#user-scope"))
+		require.NoError(t, err)
+		cityRows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-hall="city-main"], [data-window="A01"]').length`))
+		require.NoError(t, err)
+		tiles, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('.win-id')].filter((e) => e.textContent === 'X01').length`))
+		require.NoError(t, err)
+		require.Contains(t, scope, "district-xincheng", "the top bar names the scope")
+		require.Zero(t, cityRows, "the city hall is not on a district wall")
+		require.Equal(t, 1, tiles, "the district window has its tile")
+		saveScreenshot(t, ctx, "live-wall-district-scope")
+	})
 	t.Run("live", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

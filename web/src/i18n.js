@@ -24,6 +24,7 @@ const messages = {
   'role.manager': ['管理人员', 'Manager'],
   'role.auditor': ['审计员', 'Auditor'],
   'role.admin': ['系统管理员', 'Administrator'],
+  'user.scope': ['管辖：{halls}', 'Scope: {halls}'],
 
   'login.title': ['登录', 'Sign in'],
   'login.subtitle': ['政务服务大厅窗口监督 · 内部使用', 'Service hall supervision · staff only'],
