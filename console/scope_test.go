@@ -165,10 +165,22 @@ func TestScopedLists(t *testing.T) {
 		require.Equal(t, []string{"1"}, ids(body, "rows", "served"), string(body))
 		_, body = get(cityManager, "/api/v1/analytics/kpi?level=network&from=2026-11-23&to=2026-11-24")
 		require.Equal(t, []string{"2"}, ids(body, "rows", "served"), string(body))
+		_, body = get(cityManager, "/api/v1/analytics/quality?from=2026-11-23&to=2026-11-24")
+		require.Contains(t, ids(body, "rows", "hall"), "city-main")
 		_, body = get(manager, "/api/v1/analytics/quality?from=2026-11-23&to=2026-11-24")
-		for _, h := range ids(body, "rows", "hall") {
+		halls := ids(body, "rows", "hall")
+		require.NotEmpty(t, halls)
+		for _, h := range halls {
 			require.Equal(t, "district-xincheng", h)
 		}
+		_, body = get(manager, "/api/v1/analytics/distribution?from=2026-11-23&to=2026-11-24&metric=wait&bucket_seconds=60")
+		var dist struct{ Buckets []struct{ Count int } }
+		require.NoError(t, json.Unmarshal(body, &dist), string(body))
+		n := 0
+		for _, b := range dist.Buckets {
+			n += b.Count
+		}
+		require.Equal(t, 1, n, "the district's one wait: %s", body)
 	})
 	t.Run("cases", func(t *testing.T) {
 		auditor := ts.loginAs(t, "x-auditor", "district-auditor")
