@@ -205,6 +205,25 @@ func mustField(t *testing.T, body []byte, field string) json.RawMessage {
 	return v
 }
 
+// TestScopeOfUnknownHalls: a scope naming only halls the configuration no
+// longer has covers nothing (it fails closed), rather than the whole city.
+func TestScopeOfUnknownHalls(t *testing.T) {
+	ts := newTestServerConfig(t, scopeConfig(), func(usersFile string) {
+		require.NoError(t, AddScopedUser(usersFile, "lost", RoleInspector, "lost-inspector", []string{"district-gone"}))
+	})
+	token := ts.loginAs(t, "lost", "lost-inspector")
+	status, body, _ := ts.do(t, http.MethodGet, "/api/v1/windows", token, "", nil)
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"windows":[]}`, string(body))
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/halls", token, "", nil)
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"halls":[]}`, string(body))
+	status, body, _ = ts.do(t, http.MethodGet, "/api/v1/alerts", token, "", nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, body, _ = ts.do(t, http.MethodPost, "/api/v1/live/X01/whep", token, "v=0\r\n", map[string]string{"Content-Type": "application/sdp"})
+	require.Equal(t, http.StatusForbidden, status, string(body))
+}
+
 // TestScopedAPIKey: a key limited to the district has its city events
 // rejected one by one, and the rest of the batch accepted.
 func TestScopedAPIKey(t *testing.T) {
