@@ -48,8 +48,7 @@ func (s *Server) handleLogin(c *gin.Context) {
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: isHTTPS(c),
 	})
 	s.audit(c, analytics.AuditEntry{Actor: user.Username, Role: string(user.Role), Action: "login"})
-	c.JSON(http.StatusOK, gin.H{"token": token, "role": user.Role, "username": user.Username, "expires": exp.UTC().Format(time.RFC3339),
-		"scope": append([]string{}, user.Scope...)})
+	c.JSON(http.StatusOK, gin.H{"token": token, "role": user.Role, "username": user.Username, "expires": exp.UTC().Format(time.RFC3339)})
 }
 
 func (s *Server) handleLogout(c *gin.Context) {

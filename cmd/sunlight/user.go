@@ -76,10 +76,10 @@ func user(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := console.AddScopedUser(*usersFile, *username, role, password, scope); err != nil {
 		return err
 	}
-	where := "the whole city"
+	where := ""
 	if len(scope) > 0 {
-		where = "halls " + strings.Join(scope, ", ") + " and those under them"
+		where = ", scope: halls " + strings.Join(scope, ", ") + " and those under them"
 	}
-	fmt.Fprintf(stdout, "user %s (%s, %s) saved in %s\n", *username, role, where, *usersFile)
+	fmt.Fprintf(stdout, "user %s (%s%s) saved in %s\n", *username, role, where, *usersFile)
 	return nil
 }
