@@ -34,8 +34,10 @@ func (a StoredAlert) Acked() bool { return !a.AckedAt.IsZero() }
 type AlertFilter struct {
 	From, To             time.Time
 	Severity, Kind, Hall string
-	Unacked              bool
-	Limit                int
+	// Halls, when not nil, keeps these halls only; empty keeps none.
+	Halls   []string
+	Unacked bool
+	Limit   int
 }
 
 var alertColumns = []column{
@@ -106,6 +108,9 @@ func (s *Store) ListAlerts(ctx context.Context, f AlertFilter) ([]StoredAlert, e
 		if c.v != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.v)
 		}
+	}
+	if w := hallsWhere("hall", f.Halls); w != "" {
+		where = append(where, w)
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -209,6 +214,11 @@ func (s *Store) AckAlert(ctx context.Context, id, by, comment string) (StoredAle
 	}
 	a.AckedBy, a.AckComment, a.AckedAt = by, comment, time.Unix(now.Unix(), 0).UTC()
 	return a, nil
+}
+
+// Alert returns one alert by id, ok false when there is none.
+func (s *Store) Alert(ctx context.Context, id string) (StoredAlert, bool, error) {
+	return s.alertByID(ctx, id)
 }
 
 func (s *Store) alertByID(ctx context.Context, id string) (StoredAlert, bool, error) {

@@ -17,6 +17,8 @@ type DistributionQuery struct {
 	// Metric is "wait" (called visits) or "handle" (served visits).
 	Metric                               string
 	Hall, Tier, Department, Window, Item string
+	// Halls, when not nil, keeps these halls only; empty keeps none.
+	Halls []string
 	// BucketSeconds is the width of a bucket; 0 means 300 (5 minutes).
 	BucketSeconds int
 }
@@ -61,6 +63,9 @@ func (s *Store) Distribution(ctx context.Context, q DistributionQuery) ([]Distri
 		if f[1] != "" {
 			where, args = append(where, f[0]+" = ?"), append(args, f[1])
 		}
+	}
+	if w := hallsWhere("hall", q.Halls); w != "" {
+		where = append(where, w)
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT toUInt64(intDiv(%s, %d)) AS b, count() FROM visits WHERE %s GROUP BY b ORDER BY b`,
 		col, width, strings.Join(where, " AND ")), args...)

@@ -69,6 +69,9 @@ type KPIQuery struct {
 	// with it, throughput and utilisation are the item's share of the
 	// windows' open time.
 	Hall, Tier, Department, Window, Item string
+	// Halls, when not nil, keeps the halls it lists only (a user's scope);
+	// an empty list keeps none.
+	Halls []string
 	// Compare adds, for every KPI, its value over the previous period of
 	// the same length (prev_<kpi>) and the difference current − previous
 	// (delta_<kpi>).

@@ -236,6 +236,9 @@ func (k *factKind) need(q KPIQuery) dims {
 	for _, f := range q.filters() {
 		d |= dimByName[f[0]]
 	}
+	if q.Halls != nil {
+		d |= dimHall
+	}
 	return d & k.dims
 }
 
@@ -345,6 +348,9 @@ func (k *factKind) filterWhere(q KPIQuery, windowKey bool) []string {
 		if k.dims&dimByName[f[0]] != 0 {
 			where = append(where, quoteIdent(f[0])+" = "+quoteString(f[1]))
 		}
+	}
+	if w := hallsWhere("hall", q.Halls); w != "" && k.dims&dimHall != 0 {
+		where = append(where, w)
 	}
 	if q.only != nil {
 		where = append(where, q.onlyWhere(windowKey))

@@ -295,6 +295,17 @@ func TestKPIFixture(t *testing.T) {
 			t.Run("hall", func(t *testing.T) {
 				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHall}), []kpiWant{cityMain, distEast}, nil)
 			})
+			// Halls (a user's scope) keeps the listed halls, at every level
+			// and in both modes; an empty list keeps none.
+			t.Run("halls", func(t *testing.T) {
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHall, Halls: []string{"dist-east"}}), []kpiWant{distEast}, nil)
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelHall, Halls: []string{"city-main", "dist-east"}}), []kpiWant{cityMain, distEast}, nil)
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelWindow, Halls: []string{"dist-east"}}), []kpiWant{b01}, nil)
+				district := distEast
+				district.keys = []any{"district"}
+				checkRows(t, query(analytics.KPIQuery{Level: analytics.LevelTier, Halls: []string{"dist-east"}}), []kpiWant{district}, nil)
+				require.Empty(t, query(analytics.KPIQuery{Level: analytics.LevelHall, Halls: []string{}}).Rows)
+			})
 			t.Run("tier", func(t *testing.T) {
 				city, district := cityMain, distEast
 				city.keys, district.keys = []any{"city"}, []any{"district"}
@@ -462,6 +473,11 @@ func TestKPIFixture(t *testing.T) {
 					serviceLevel: 6.0 / 7, noShowRate: 1.0 / 7, abanRate: 1.0 / 8, // all called met the target but V3
 					completed: 4, completedUnknown: 1, onTime: 1, onTimeRate: third, // C1 on time, C2 and C7 late, C8 unknown
 					ratings: 4, ratingAvg: 3.0, byRating: [5]int{1, 1, 0, 1, 1}}}, nil) // R1 5, R2 4, R3 1, R7 2
+				// The same month through Halls: the same rows.
+				byHalls, err := s.KPI(ctx, analytics.KPIQuery{Level: analytics.LevelHall, Halls: []string{"city-main"}, Location: shanghai, MaxDirectVisits: maxDirect, Fresh: true,
+					From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)})
+				require.NoError(t, err)
+				require.Equal(t, tab.Rows, byHalls.Rows)
 			})
 
 			// A whole rollup week, Thursday 02-26 to Thursday 03-05 UTC: A01 has V1

@@ -19,6 +19,8 @@ const DefaultLateAfter = time.Hour
 type QualityQuery struct {
 	From, To time.Time
 	Hall     string
+	// Halls, when not nil, keeps these halls only; empty keeps none.
+	Halls []string
 	// LateAfter: an event stored more than this after its time is late (a
 	// site that was offline); 0 means DefaultLateAfter.
 	LateAfter time.Duration
@@ -64,6 +66,9 @@ func (s *Store) Quality(ctx context.Context, q QualityQuery) ([]QualityRow, erro
 	hallWhere, args := "", []any{from, to}
 	if q.Hall != "" {
 		hallWhere, args = " AND hall = ?", append(args, q.Hall)
+	}
+	if w := hallsWhere("hall", q.Halls); w != "" {
+		hallWhere += " AND " + w
 	}
 	type key struct{ hall, window string }
 	rows := map[key]*QualityRow{}

@@ -29,13 +29,23 @@ const recordedCaseCandidates = 5
 // and the segments of their windows (one query per window), not each
 // case's timeline.
 func (s *Store) RecentRecordedCases(ctx context.Context, since time.Time, limit int) ([]RecordedCase, error) {
+	return s.RecentRecordedCasesIn(ctx, since, limit, nil)
+}
+
+// RecentRecordedCasesIn is RecentRecordedCases of the given halls only
+// (nil: every hall; empty: none).
+func (s *Store) RecentRecordedCasesIn(ctx context.Context, since time.Time, limit int, halls []string) ([]RecordedCase, error) {
 	if limit <= 0 {
 		return nil, nil
+	}
+	hallCond := ""
+	if w := hallsWhere("hall", halls); w != "" {
+		hallCond = " AND " + w
 	}
 	// Visits are ordered by issue time; a visit served since since was
 	// issued at most a day before.
 	rows, err := s.conn.Query(ctx, "SELECT case_id, hall, `window`, called, ended FROM visits"+
-		" WHERE outcome = 'served' AND case_id != '' AND issued >= toDateTime(?, 'UTC') AND ended >= toDateTime(?, 'UTC')"+
+		" WHERE outcome = 'served' AND case_id != '' AND issued >= toDateTime(?, 'UTC') AND ended >= toDateTime(?, 'UTC')"+hallCond+
 		" ORDER BY ended DESC, case_id LIMIT ?",
 		max(since.Add(-24*time.Hour).Unix(), 0), max(since.Unix(), 0), limit*recordedCaseCandidates)
 	if err != nil {

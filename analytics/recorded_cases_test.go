@@ -65,4 +65,16 @@ func TestRecentRecordedCases(t *testing.T) {
 	got, err = s.RecentRecordedCases(ctx, at(117), 10)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "served since: K2 only")
+
+	// Of some halls only (a user's scope): every case here is city-main's.
+	all, err := s.RecentRecordedCases(ctx, at(0), 10)
+	require.NoError(t, err)
+	in, err := s.RecentRecordedCasesIn(ctx, at(0), 10, []string{"dist-east", "city-main"})
+	require.NoError(t, err)
+	require.Equal(t, all, in)
+	for _, halls := range [][]string{{"dist-east"}, {}} {
+		in, err = s.RecentRecordedCasesIn(ctx, at(0), 10, halls)
+		require.NoError(t, err)
+		require.Empty(t, in, "halls %v", halls)
+	}
 }

@@ -182,8 +182,16 @@ func (s *Server) loadOpenAlerts(ctx context.Context) {
 
 // alertFilter reads ?severity=&kind=&hall=&window= shared by the list and
 // the stream.
-func alertFilter(c *gin.Context) (analytics.AlertFilter, string, error) {
+func (s *Server) alertFilter(c *gin.Context) (analytics.AlertFilter, string, error) {
 	f := analytics.AlertFilter{Severity: c.Query("severity"), Kind: c.Query("kind"), Hall: c.Query("hall")}
+	scope := caller(c).scope
+	if err := scope.checkHall(f.Hall); f.Hall != "" && err != nil {
+		return f, "", err
+	}
+	if err := scope.checkWindow(s.Config, c.Query("window")); err != nil {
+		return f, "", err
+	}
+	f.Halls = scope.halls(s.Config)
 	if f.Severity != "" && f.Severity != "yellow" && f.Severity != "red" {
 		return f, "", apperr.BadParam.New(apperr.P{"param": "severity", "value": f.Severity}, "severity: %q is not yellow or red", f.Severity)
 	}
@@ -204,7 +212,7 @@ func alertFilter(c *gin.Context) (analytics.AlertFilter, string, error) {
 // days), ?severity=yellow|red, ?kind=, ?hall=, ?window=, ?state=open|all,
 // ?limit= (default 200), ?format=csv.
 func (s *Server) handleAlerts(c *gin.Context) {
-	f, window, err := alertFilter(c)
+	f, window, err := s.alertFilter(c)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
@@ -267,6 +275,13 @@ func (s *Server) handleAckAlert(c *gin.Context) {
 	}
 	id := c.Param("id")
 	p := caller(c)
+	if !p.scope.all() {
+		a, ok, err := s.Store.Alert(c.Request.Context(), id)
+		if err == nil && ok && !p.scope.has(a.Hall) {
+			writeError(c, s.log, apperr.AlertOutOfScope.New(apperr.P{"alert": id}, "alert %q is outside your scope", id))
+			return
+		}
+	}
 	a, err := s.Store.AckAlert(c.Request.Context(), id, p.name, req.Comment)
 	switch {
 	case errors.Is(err, analytics.ErrNoSuchAlert):
@@ -292,18 +307,19 @@ func (s *Server) handleAckAlert(c *gin.Context) {
 // ("event: ack"). ?severity=, ?kind=, ?hall=, ?window= filter both.
 // ?snapshot=1 ends the stream after the open alerts (for scripts).
 func (s *Server) handleAlertStream(c *gin.Context) {
-	f, window, err := alertFilter(c)
+	f, window, err := s.alertFilter(c)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
 	}
+	scope := caller(c).scope
 	release, ok := s.openStream(c)
 	if !ok {
 		return
 	}
 	defer release()
 	match := func(v alertView) bool {
-		return (f.Severity == "" || v.Severity == f.Severity) && (f.Kind == "" || v.Kind == f.Kind) &&
+		return scope.has(v.Hall) && (f.Severity == "" || v.Severity == f.Severity) && (f.Kind == "" || v.Kind == f.Kind) &&
 			(f.Hall == "" || v.Hall == f.Hall) && (window == "" || v.Window == window)
 	}
 	// Subscribe before reading the open alerts: an alert raised meanwhile

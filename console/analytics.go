@@ -53,6 +53,16 @@ func (s *Server) kpiQuery(c *gin.Context, level analytics.Level) (analytics.KPIQ
 			return q, apperr.UnknownWindow.New(apperr.P{"window": q.Window}, "window: unknown window %q", q.Window)
 		}
 	}
+	// A scoped manager's tables cover its halls only; naming a hall or
+	// window outside them is refused rather than answered empty.
+	scope := caller(c).scope
+	if err := scope.checkHall(q.Hall); q.Hall != "" && err != nil {
+		return q, err
+	}
+	if err := scope.checkWindow(s.Config, q.Window); err != nil {
+		return q, err
+	}
+	q.Halls = scope.halls(s.Config)
 	if q.Item != "" {
 		if _, ok := s.Config.FindItem(q.Item); !ok {
 			return q, apperr.UnknownItem.New(apperr.P{"item": q.Item}, "item: unknown item code %q", q.Item)
@@ -318,7 +328,7 @@ func (s *Server) handleDistribution(c *gin.Context) {
 		return
 	}
 	dq := analytics.DistributionQuery{From: q.From, To: q.To, Metric: c.DefaultQuery("metric", "wait"),
-		Hall: q.Hall, Tier: q.Tier, Department: q.Department, Window: q.Window, Item: q.Item}
+		Hall: q.Hall, Tier: q.Tier, Department: q.Department, Window: q.Window, Item: q.Item, Halls: q.Halls}
 	if v := c.Query("bucket_seconds"); v != "" {
 		if dq.BucketSeconds, err = strconv.Atoi(v); err != nil {
 			writeError(c, s.log, apperr.BadParam.New(apperr.P{"param": "bucket_seconds", "value": v}, "bucket_seconds: %q is not a number", v))
@@ -352,7 +362,7 @@ func (s *Server) handleQuality(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
-	qq := analytics.QualityQuery{From: q.From, To: q.To, Hall: q.Hall}
+	qq := analytics.QualityQuery{From: q.From, To: q.To, Hall: q.Hall, Halls: q.Halls}
 	if v := c.Query("late_minutes"); v != "" {
 		m, err := strconv.Atoi(v)
 		if err != nil || m < 1 || m > 7*24*60 {

@@ -13,10 +13,11 @@ import (
 type apiKeys struct {
 	names  []string
 	hashes [][]byte
+	scopes map[string][]string // name -> the key's scope (hall ids)
 }
 
 func newAPIKeys(keys []config.APIKey) *apiKeys {
-	a := &apiKeys{}
+	a := &apiKeys{scopes: map[string][]string{}}
 	for _, k := range keys {
 		h, err := hex.DecodeString(k.KeySHA256)
 		if err != nil {
@@ -24,6 +25,7 @@ func newAPIKeys(keys []config.APIKey) *apiKeys {
 		}
 		a.names = append(a.names, k.Name)
 		a.hashes = append(a.hashes, h)
+		a.scopes[k.Name] = k.Scope
 	}
 	return a
 }
@@ -45,3 +47,6 @@ func (a *apiKeys) lookup(key string) (string, bool) {
 	}
 	return a.names[found], true
 }
+
+// scope is the scope of the named key (nil: every hall).
+func (a *apiKeys) scope(name string) []string { return a.scopes[name] }

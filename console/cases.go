@@ -87,6 +87,10 @@ func (s *Server) handleCase(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
+	if err := caseInScope(caller(c).scope, caseID, events); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	v := caseView{CaseID: caseID, Events: []caseEventView{}, Windows: []string{}, Intervals: []intervalView{}}
 	seen := map[string]bool{}
 	for _, e := range events {
@@ -165,6 +169,10 @@ type gapView struct {
 // and the gaps without footage. Every call is audited.
 func (s *Server) handleCaseRecordings(c *gin.Context) {
 	caseID := c.Param("case_id")
+	if err := s.checkCaseScope(c, caseID); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	ivs, err := s.clips.Intervals(c.Request.Context(), caseID)
 	if err != nil {
 		writeError(c, s.log, err)
@@ -221,6 +229,10 @@ const maxClipReason = 500
 // hash of the whole file, whatever range is sent.
 func (s *Server) handleCaseClip(c *gin.Context) {
 	caseID := c.Param("case_id")
+	if err := s.checkCaseScope(c, caseID); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	reason, err := clipReason(c)
 	if err != nil {
 		writeError(c, s.log, err)
@@ -296,6 +308,10 @@ type holdRequest struct {
 // handlePlaceHold puts a case on legal hold: retention keeps its footage.
 func (s *Server) handlePlaceHold(c *gin.Context) {
 	caseID := c.Param("case_id")
+	if err := s.checkCaseScope(c, caseID); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	var req holdRequest
 	if err := c.ShouldBindJSON(&req); err != nil || strings.TrimSpace(req.Reason) == "" {
 		writeError(c, s.log, apperr.HoldReasonRequired.New(nil, `body must be JSON with a reason: {"reason": "..."}`))
@@ -317,6 +333,10 @@ func (s *Server) handlePlaceHold(c *gin.Context) {
 // handleReleaseHold lifts a case's legal hold.
 func (s *Server) handleReleaseHold(c *gin.Context) {
 	caseID := c.Param("case_id")
+	if err := s.checkCaseScope(c, caseID); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	p := caller(c)
 	if err := s.Store.ReleaseHold(c.Request.Context(), caseID, p.name); err != nil {
 		writeError(c, s.log, err)
@@ -340,11 +360,37 @@ func (s *Server) handleRecordedCases(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
-	cases, err := s.Store.RecentRecordedCases(c.Request.Context(), s.Now().Add(-recordedCasesSpan), limit)
+	cases, err := s.Store.RecentRecordedCasesIn(c.Request.Context(), s.Now().Add(-recordedCasesSpan), limit, caller(c).scope.halls(s.Config))
 	if err != nil {
 		s.log.Error("recent recorded cases", "err", err)
 		writeError(c, s.log, apperr.ServiceUnavailable.New(nil, "cases unavailable: retry later"))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"cases": cases})
+}
+
+// checkCaseScope refuses a scoped caller a case that was handled (any of
+// its events) in a hall outside its scope; an unknown case is the store's
+// not-found. Callers without a scope skip the lookup.
+func (s *Server) checkCaseScope(c *gin.Context, caseID string) error {
+	scope := caller(c).scope
+	if scope.all() {
+		return nil
+	}
+	events, err := s.Store.CaseEvents(c.Request.Context(), caseID)
+	if err != nil {
+		return err
+	}
+	return caseInScope(scope, caseID, events)
+}
+
+// caseInScope is the 403 for a case with an event in a hall outside scope:
+// its footage and timeline are of that hall too.
+func caseInScope(scope hallScope, caseID string, events []analytics.CaseEvent) error {
+	for _, e := range events {
+		if !scope.has(e.Hall) {
+			return apperr.CaseOutOfScope.New(apperr.P{"case": caseID}, "case %q was handled outside your scope", caseID)
+		}
+	}
+	return nil
 }

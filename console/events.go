@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -66,6 +67,9 @@ func (s *Server) handleEvents(c *gin.Context) {
 		if err == nil {
 			err = ingest.ValidateWithin(it.Event, s.catalog, now, lim)
 		}
+		if err == nil {
+			err = s.keyScope(caller(c), it.Event.Hall)
+		}
 		results[i] = eventResult{Index: it.Index, EventID: it.Event.EventID, Status: "accepted"}
 		if !ident.Valid(it.Event.EventID) {
 			results[i].EventID = "" // not echoed: it may be huge or unprintable
@@ -96,4 +100,12 @@ func (s *Server) handleEvents(c *gin.Context) {
 	}
 	s.metrics.events.WithLabelValues("accepted").Add(float64(len(valid)))
 	c.JSON(http.StatusAccepted, gin.H{"accepted": len(valid), "rejected": rejected, "results": results})
+}
+
+// keyScope refuses an event of a hall outside its API key's scope.
+func (s *Server) keyScope(p principal, hall string) error {
+	if p.scope.has(hall) {
+		return nil
+	}
+	return fmt.Errorf("hall %q is outside the scope of API key %q", hall, p.name)
 }

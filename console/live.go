@@ -102,6 +102,10 @@ func (s *Server) handleWHEPOffer(c *gin.Context) {
 		writeError(c, s.log, apperr.WindowNotFound.New(apperr.P{"window": window}, "unknown window %q", window))
 		return
 	}
+	if err := caller(c).scope.checkWindow(s.Config, window); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	if s.Live == nil {
 		writeError(c, s.log, apperr.LiveOff.New(nil, "live video is not running on this server"))
 		return
@@ -153,6 +157,10 @@ func (s *Server) handleWHEPOffer(c *gin.Context) {
 // handleWHEPDelete ends a live session.
 func (s *Server) handleWHEPDelete(c *gin.Context) {
 	window, id := c.Param("window"), c.Param("session")
+	if err := caller(c).scope.checkWindow(s.Config, window); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	if s.Live == nil {
 		writeError(c, s.log, apperr.LiveOff.New(nil, "live video is not running on this server"))
 		return

@@ -171,8 +171,10 @@ func (s *Server) handleLogout(c *gin.Context) {
 
 func (s *Server) handleMe(c *gin.Context) {
 	p := caller(c)
+	u, _ := s.users.lookup(p.name)
+	scope := append([]string{}, u.Scope...) // [] is the whole city
 	c.JSON(http.StatusOK, gin.H{"username": p.name, "role": p.role, "expires": time.Unix(p.claims.Expires, 0).UTC().Format(time.RFC3339),
-		"csrf_token": s.sessions.csrfToken(p.claims)})
+		"scope": scope, "csrf_token": s.sessions.csrfToken(p.claims)})
 }
 
 // secureCookies reports whether the session cookie is marked Secure (sent

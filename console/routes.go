@@ -42,6 +42,7 @@ type principal struct {
 	claims sessionClaims
 	apiKey bool
 	cookie bool // signed in by the session cookie (not a Bearer token)
+	scope  hallScope // the halls it may see; nil: the whole city
 }
 
 const principalKey = "sunlight.principal"
@@ -69,7 +70,7 @@ func (s *Server) authorize(a access) gin.HandlerFunc {
 		if a.apiKey {
 			key := c.GetHeader("X-API-Key")
 			if name, ok := s.keys.lookup(key); ok {
-				c.Set(principalKey, principal{name: name, apiKey: true})
+				c.Set(principalKey, principal{name: name, apiKey: true, scope: scopeOf(s.Config, s.keys.scope(name))})
 				c.Next()
 				return
 			}
@@ -126,7 +127,7 @@ func (s *Server) userFromRequest(c *gin.Context) (principal, error) {
 	if !ok || u.Role != claims.Role {
 		return principal{}, apperr.SessionInvalid.New(nil, "the account of this session no longer exists or changed role: sign in again")
 	}
-	return principal{name: u.Username, role: u.Role, claims: claims, cookie: cookie}, nil
+	return principal{name: u.Username, role: u.Role, claims: claims, cookie: cookie, scope: scopeOf(s.Config, u.Scope)}, nil
 }
 
 // routes is the route × role table of the API.

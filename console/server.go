@@ -46,8 +46,9 @@ type store interface {
 	HoldOf(ctx context.Context, caseID string) (analytics.Hold, bool, error)
 	ListAlerts(ctx context.Context, f analytics.AlertFilter) ([]analytics.StoredAlert, error)
 	AckAlert(ctx context.Context, id, by, comment string) (analytics.StoredAlert, error)
+	Alert(ctx context.Context, id string) (analytics.StoredAlert, bool, error)
 	CaseStates(ctx context.Context, ids []string) ([]tracker.CaseState, error)
-	RecentRecordedCases(ctx context.Context, since time.Time, limit int) ([]analytics.RecordedCase, error)
+	RecentRecordedCasesIn(ctx context.Context, since time.Time, limit int, halls []string) ([]analytics.RecordedCase, error)
 	kpiStore
 }
 
@@ -148,6 +149,11 @@ func (s *Server) Initialize() error {
 		s.log.Warn("no users yet: add one with `sunlight user add`", "users_file", s.Config.Auth.UsersFile)
 	}
 	s.users = users
+	for _, u := range users.list() {
+		if msg := s.Config.CheckScope(u.Scope); msg != "" {
+			s.log.Warn("user's scope names halls the configuration lacks: they cover nothing", "user", u.Username, "problem", msg)
+		}
+	}
 	key, err := loadSessionKey(filepath.Join(s.Config.DataDir, "session.key"))
 	if err != nil {
 		return err

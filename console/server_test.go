@@ -70,13 +70,23 @@ func (c *fakeClock) now() time.Time { return c.t }
 // extraConfig (top-level keys) is appended to testConfig.
 func newTestServer(t testing.TB, extraConfig ...string) *testServer {
 	t.Helper()
+	return newTestServerConfig(t, testConfig+strings.Join(extraConfig, ""), nil)
+}
+
+// newTestServerConfig is newTestServer over the given configuration;
+// users, when not nil, adds more users to the users file.
+func newTestServerConfig(t testing.TB, cfgText string, users func(usersFile string)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sunlight.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(testConfig+strings.Join(extraConfig, "")), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(cfgText), 0o644))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	for _, r := range Roles {
 		require.NoError(t, AddUser(cfg.Auth.UsersFile, string(r), r, string(r)+string(r)))
+	}
+	if users != nil {
+		users(cfg.Auth.UsersFile)
 	}
 	store := chtest.Store(t)
 	clock := &fakeClock{t: time.Now()}
@@ -262,13 +272,13 @@ var sampleRequests = map[string]struct {
 	"GET /api/v1/public/items/:code":     {"anyone", "", 200, "/api/v1/public/items/SC-001", nil, nil},
 	"GET /api/v1/public/site":            {"anyone", "", 200, "", nil, nil},
 	"POST /api/v1/csp-report":            {"anyone", `{"csp-report":{"effective-directive":"script-src-elem","blocked-uri":"inline"}}`, 204, "", map[string]string{"Content-Type": "application/csp-report"}, nil},
-	"GET /api/v1/analytics/kpi":          {"manager,admin", "", 200, "/api/v1/analytics/kpi?level=department&compare=1&sort=served&order=desc", nil, nil},
-	"GET /api/v1/analytics/windows":      {"manager,admin", "", 200, "/api/v1/analytics/windows?bucket=day", nil, nil},
-	"GET /api/v1/analytics/distribution": {"manager,admin", "", 200, "/api/v1/analytics/distribution?metric=handle&format=csv", nil, nil},
-	"GET /api/v1/analytics/quality":      {"manager,admin", "", 200, "/api/v1/analytics/quality?late_minutes=30", nil, nil},
+	"GET /api/v1/analytics/kpi":          {"manager,admin", "", 200, "/api/v1/analytics/kpi?level=department&compare=1&sort=served&order=desc&hall=city-main", nil, nil},
+	"GET /api/v1/analytics/windows":      {"manager,admin", "", 200, "/api/v1/analytics/windows?bucket=day&window=A01", nil, nil},
+	"GET /api/v1/analytics/distribution": {"manager,admin", "", 200, "/api/v1/analytics/distribution?metric=handle&format=csv&hall=city-main", nil, nil},
+	"GET /api/v1/analytics/quality":      {"manager,admin", "", 200, "/api/v1/analytics/quality?late_minutes=30&hall=city-main", nil, nil},
 	"GET /api/v1/cases":                  {"auditor,admin", "", 200, "/api/v1/cases?limit=5", nil, nil},
-	"GET /api/v1/alerts":                 {"inspector,manager,admin", "", 200, "/api/v1/alerts?state=open", nil, nil},
-	"GET /api/v1/alerts/stream":          {"inspector,manager,admin", "", 200, "/api/v1/alerts/stream?snapshot=1", nil, nil},
+	"GET /api/v1/alerts":                 {"inspector,manager,admin", "", 200, "/api/v1/alerts?state=open&hall=city-main", nil, nil},
+	"GET /api/v1/alerts/stream":          {"inspector,manager,admin", "", 200, "/api/v1/alerts/stream?snapshot=1&window=A01", nil, nil},
 	"POST /api/v1/alerts/:id/ack": {"inspector,admin", `{"comment":"called the window lead"}`, 200, "/api/v1/alerts/rr-alert-{n}/ack", nil,
 		func(t *testing.T, ts *testServer, path string) {
 			id := strings.Split(path, "/")[4]
@@ -293,6 +303,50 @@ var sampleRequests = map[string]struct {
 		func(t *testing.T, ts *testServer, _ string) {
 			_ = ts.store.PlaceHold(context.Background(), "CM-1", "test", "setup")
 		}},
+}
+
+// asUnscoped in scopedAnswers: a district-scoped caller gets what an
+// unscoped one does (a public route, or a list it sees only part of).
+const asUnscoped = 0
+
+// scopedAnswers is the scope column of the route × role × scope table:
+// what a caller of an allowed role limited to district-xincheng gets for
+// the sample request, which names the city hall's window A01, case CM-1
+// or alerts. Every route needs an entry.
+var scopedAnswers = map[string]int{
+	"GET /":                                     asUnscoped,
+	"GET /assets/*filepath":                     asUnscoped,
+	"GET /healthz":                              asUnscoped,
+	"GET /live-test":                            asUnscoped,
+	"POST /api/v1/auth/login":                   asUnscoped,
+	"POST /api/v1/auth/logout":                  asUnscoped,
+	"GET /api/v1/auth/me":                       asUnscoped,
+	"GET /metrics":                              asUnscoped,
+	"GET /api/v1/halls":                         asUnscoped, // the district only (TestScopedLists)
+	"GET /api/v1/windows":                       asUnscoped, // X01 only
+	"GET /api/v1/windows/stream":                asUnscoped, // X01 only
+	"POST /api/v1/live/:window/whep":            403,
+	"PATCH /api/v1/live/:window/whep/:session":  asUnscoped, // 405: trickle ICE, for anyone
+	"DELETE /api/v1/live/:window/whep/:session": 403,
+	"POST /api/v1/events":                       400, // its one event is of the city hall
+	"GET /api/v1/analytics/kpi":                 403,
+	"GET /api/v1/analytics/windows":             403,
+	"GET /api/v1/analytics/distribution":        403,
+	"GET /api/v1/analytics/quality":             403,
+	"GET /api/v1/alerts":                        403,
+	"GET /api/v1/alerts/stream":                 403,
+	"POST /api/v1/alerts/:id/ack":               403,
+	"GET /api/v1/public/cases/:case_id":         asUnscoped,
+	"GET /api/v1/public/items":                  asUnscoped,
+	"GET /api/v1/public/items/:code":            asUnscoped,
+	"GET /api/v1/public/site":                   asUnscoped,
+	"GET /api/v1/audit":                         asUnscoped, // the audit trail is not scoped
+	"GET /api/v1/cases":                         asUnscoped, // the district's cases only
+	"GET /api/v1/cases/:case_id":                403,
+	"GET /api/v1/cases/:case_id/recordings":     403,
+	"GET /api/v1/cases/:case_id/clip":           403,
+	"POST /api/v1/cases/:case_id/hold":          403,
+	"DELETE /api/v1/cases/:case_id/hold":        403,
 }
 
 // caseEvents is one served case: ticket, call, service, acceptance.
@@ -321,8 +375,12 @@ func (a access) describe() string {
 	return strings.Join(parts, ",")
 }
 
+// TestRouteRoleTable calls every route as nobody, a producer, and a
+// signed-in user of each role, each both without a scope and limited to
+// the district hall (scopeConfig), whose sample requests name the city
+// hall's window, case and alerts: the route × role × scope table.
 func TestRouteRoleTable(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newScopeTestServer(t)
 	status, body, _ := ts.do(t, http.MethodPost, "/api/v1/events", "", caseEvents, map[string]string{"X-API-Key": apiKey})
 	require.Equal(t, http.StatusAccepted, status, string(body))
 	ts.drained(t)
@@ -331,15 +389,16 @@ func TestRouteRoleTable(t *testing.T) {
 		tokens[r] = ts.login(t, r)
 	}
 	type caller struct {
-		name  string
-		role  Role
-		key   bool
-		token func() string
+		name   string
+		role   Role
+		key    bool
+		scoped bool
 	}
-	callers := []caller{{name: "nobody"}, {name: "producer", key: true}}
+	callers := []caller{{name: "nobody"}, {name: "producer", key: true}, {name: "district producer", key: true, scoped: true}}
 	for _, r := range Roles {
-		callers = append(callers, caller{name: string(r), role: r})
+		callers = append(callers, caller{name: string(r), role: r}, caller{name: "district " + string(r), role: r, scoped: true})
 	}
+	scopedTokens := map[Role]string{}
 	calls := 0
 	for _, rt := range ts.routes() {
 		id := rt.method + " " + rt.path
@@ -353,6 +412,14 @@ func TestRouteRoleTable(t *testing.T) {
 		}
 		if !rt.access.anyone && !rt.access.apiKey && len(rt.access.roles) == 0 {
 			t.Errorf("route %s has no access rule: it would refuse everyone", id)
+		}
+		scopedOK, ok := scopedAnswers[id]
+		if !ok {
+			t.Errorf("route %s has no entry in scopedAnswers: say what a district-scoped caller gets", id)
+			continue
+		}
+		if scopedOK == asUnscoped {
+			scopedOK = sample.ok
 		}
 		for _, c := range callers {
 			t.Run(id+" as "+c.name, func(t *testing.T) {
@@ -371,7 +438,23 @@ func TestRouteRoleTable(t *testing.T) {
 				switch {
 				case c.key:
 					hdr["X-API-Key"] = apiKey
+					if c.scoped {
+						hdr["X-API-Key"] = districtAPIKey
+					}
 					allowed = allowed || rt.access.apiKey
+				case c.role != "" && c.scoped:
+					// One token per scoped role (argon2 makes each sign-in
+					// dear), a fresh one for the logout it would spoil.
+					token = scopedTokens[c.role]
+					if token == "" || rt.path == "/api/v1/auth/logout" {
+						token = ts.loginAs(t, "x-"+string(c.role), "district-"+string(c.role))
+					}
+					if rt.path != "/api/v1/auth/logout" {
+						scopedTokens[c.role] = token
+					}
+					for _, r := range rt.access.roles {
+						allowed = allowed || r == c.role
+					}
 				case c.role != "":
 					token = ts.login(t, c.role) // a fresh token: logout must not spoil the others
 					for _, r := range rt.access.roles {
@@ -383,6 +466,13 @@ func TestRouteRoleTable(t *testing.T) {
 				}
 				status, body, _ := ts.do(t, rt.method, path, token, sample.body, hdr)
 				switch {
+				case allowed && c.scoped && !rt.access.anyone:
+					require.Equal(t, scopedOK, status, "allowed role, district scope: %s", body)
+					if status == http.StatusForbidden {
+						var e struct{ Code string }
+						require.NoError(t, json.Unmarshal(body, &e))
+						require.True(t, strings.HasSuffix(e.Code, "_out_of_scope"), "403 for the scope: %s", body)
+					}
 				case allowed:
 					require.Equal(t, sample.ok, status, "allowed caller: %s", body)
 				case c.role == "" && !c.key, c.key && len(rt.access.roles) > 0:

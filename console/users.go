@@ -45,6 +45,9 @@ type User struct {
 	Username     string `yaml:"username"`
 	Role         Role   `yaml:"role"`
 	PasswordHash string `yaml:"password_hash"`
+	// Scope limits the user to these halls and the halls under them in
+	// the hall tree; empty is the whole city.
+	Scope []string `yaml:"scope,omitempty"`
 }
 
 type usersFile struct {
@@ -131,8 +134,16 @@ var dummyHash = func() string {
 }()
 
 // AddUser adds or replaces a user in the users file at path, hashing the
-// password with argon2id, and writes the file atomically (0600).
+// password with argon2id, and writes the file atomically (0600). The user
+// sees the whole city; see AddScopedUser.
 func AddUser(path, username string, role Role, password string) error {
+	return AddScopedUser(path, username, role, password, nil)
+}
+
+// AddScopedUser is AddUser for a user limited to the halls of scope and
+// those under them (nil: the whole city). The caller checks the hall ids
+// against the configuration (config.CheckScope).
+func AddScopedUser(path, username string, role Role, password string, scope []string) error {
 	if !usernamePattern.MatchString(username) {
 		return fmt.Errorf("username %q: use letters, digits and . _ @ - (at most 64)", username)
 	}
@@ -150,7 +161,7 @@ func AddUser(path, username string, role Role, password string) error {
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	users.byName[username] = User{Username: username, Role: role, PasswordHash: hash}
+	users.byName[username] = User{Username: username, Role: role, PasswordHash: hash, Scope: scope}
 	var f usersFile
 	for _, user := range users.byName {
 		f.Users = append(f.Users, user)
@@ -238,4 +249,15 @@ func (u *Users) lookup(username string) (User, bool) {
 	defer u.mu.RUnlock()
 	user, ok := u.byName[username]
 	return user, ok
+}
+
+// list returns every user, in no order.
+func (u *Users) list() []User {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	out := make([]User, 0, len(u.byName))
+	for _, user := range u.byName {
+		out = append(out, user)
+	}
+	return out
 }

@@ -28,8 +28,9 @@ type windowFeed struct {
 }
 
 type windowSub struct {
-	ch   chan sseMessage
-	gone chan struct{} // closed when the feed dropped a subscriber too slow to keep up
+	scope hallScope // the windows it is sent; nil: all
+	ch    chan sseMessage
+	gone  chan struct{} // closed when the feed dropped a subscriber too slow to keep up
 }
 
 func newWindowFeed(views func() []windowView) *windowFeed {
@@ -39,7 +40,7 @@ func newWindowFeed(views func() []windowView) *windowFeed {
 // subscribe returns a new subscriber and the snapshot it starts from. The
 // snapshot is taken under the feed's lock, so no change computed before it
 // reaches the subscriber after it.
-func (f *windowFeed) subscribe() (*windowSub, []byte) {
+func (f *windowFeed) subscribe(scope hallScope) (*windowSub, []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	views := f.views()
@@ -52,9 +53,9 @@ func (f *windowFeed) subscribe() (*windowSub, []byte) {
 		f.stop = make(chan struct{})
 		go f.run(f.stop)
 	}
-	sub := &windowSub{ch: make(chan sseMessage, subBuffer), gone: make(chan struct{})}
+	sub := &windowSub{scope: scope, ch: make(chan sseMessage, subBuffer), gone: make(chan struct{})}
 	f.subs[sub] = struct{}{}
-	return sub, windowsMessage(views, true)
+	return sub, windowsMessage(inScope(views, scope), true)
 }
 
 func (f *windowFeed) unsubscribe(sub *windowSub) {
@@ -100,6 +101,14 @@ func (f *windowFeed) push() {
 	}
 	msg := sseMessage{event: "windows", data: windowsMessage(changed, false)}
 	for sub := range f.subs {
+		msg := msg
+		if !sub.scope.all() {
+			mine := inScope(changed, sub.scope)
+			if len(mine) == 0 {
+				continue
+			}
+			msg.data = windowsMessage(mine, false)
+		}
 		select {
 		case sub.ch <- msg:
 		default:
@@ -131,7 +140,7 @@ func (s *Server) handleWindowStream(c *gin.Context) {
 		return
 	}
 	defer release()
-	sub, snapshot := s.windowFeed.subscribe()
+	sub, snapshot := s.windowFeed.subscribe(caller(c).scope)
 	defer s.windowFeed.unsubscribe(sub)
 	openSSE(c.Writer)
 	writeSSE(c.Writer, sseMessage{event: "windows", data: snapshot})

@@ -77,3 +77,47 @@ func TestWindowStream(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &list))
 	require.Equal(t, list.Windows, m.Windows)
 }
+
+// TestWindowStreamScoped: a district-scoped wall gets the district's
+// windows only, in its snapshot and in the pushed changes: a change at the
+// city hall's window reaches it not at all, the district's next change
+// alone.
+func TestWindowStreamScoped(t *testing.T) {
+	ts := newScopeTestServer(t)
+	engine := supervision.NewEngine(ts.Config, supervision.Rules{})
+	ts.Supervision = engine
+	token := ts.loginAs(t, "x-inspector", "district-inspector")
+	events := ts.readSSE(t, token, "/api/v1/windows/stream")
+	next := func() (snapshot bool, ids []string) {
+		for {
+			select {
+			case e, ok := <-events:
+				require.True(t, ok, "the stream ended")
+				var m struct {
+					Snapshot bool         `json:"snapshot"`
+					Windows  []windowView `json:"windows"`
+				}
+				if e.event != "windows" || json.Unmarshal([]byte(e.data), &m) != nil {
+					continue
+				}
+				for _, w := range m.Windows {
+					ids = append(ids, w.ID)
+				}
+				return m.Snapshot, ids
+			case <-time.After(10 * time.Second):
+				t.Fatal("no windows message within 10 s")
+			}
+		}
+	}
+	snapshot, ids := next()
+	require.True(t, snapshot)
+	require.Equal(t, []string{"X01"}, ids)
+
+	now := time.Now()
+	engine.Observe([]ingest.Event{{EventID: "wc-1", Type: ingest.WindowOpened, TS: now, Hall: "city-main", Window: "A01"}})
+	time.Sleep(2 * windowFeedInterval) // let the feed push A01's change (to nobody here)
+	engine.Observe([]ingest.Event{{EventID: "wc-2", Type: ingest.WindowOpened, TS: now, Hall: "district-xincheng", Window: "X01"}})
+	snapshot, ids = next()
+	require.False(t, snapshot)
+	require.Equal(t, []string{"X01"}, ids, "only the district's change reaches a district wall")
+}

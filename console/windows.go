@@ -78,7 +78,11 @@ type hallView struct {
 // its parent), for the console's navigation.
 func (s *Server) handleHalls(c *gin.Context) {
 	out := make([]hallView, 0, len(s.Config.Halls))
+	scope := caller(c).scope
 	for _, h := range s.Config.Halls {
+		if !scope.has(h.ID) {
+			continue // a scoped user's tree starts at its scope's halls
+		}
 		hv := hallView{ID: h.ID, Name: h.Name, Tier: string(h.Tier), Parent: h.Parent, Windows: []windowView{}}
 		for _, w := range h.Windows {
 			hv.Windows = append(hv.Windows, windowView{ID: w.ID, Name: w.Name, Hall: h.ID, Department: w.Department, Items: w.Items})
@@ -92,7 +96,21 @@ func (s *Server) handleHalls(c *gin.Context) {
 // state (status, the ticket and case being served, the queue length) and
 // its open alerts.
 func (s *Server) handleWindows(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"windows": s.windowViews()})
+	c.JSON(http.StatusOK, gin.H{"windows": inScope(s.windowViews(), caller(c).scope)})
+}
+
+// inScope keeps the views of the windows whose hall is in scope.
+func inScope(views []windowView, scope hallScope) []windowView {
+	if scope.all() {
+		return views
+	}
+	out := []windowView{}
+	for _, v := range views {
+		if scope.has(v.Hall) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // windowViews is every window's state now, in config order.

@@ -89,6 +89,12 @@ var (
 	RevocationNotSaved = newCode("revocation_not_saved", Unavailable)
 	// LoginBusy: too many sign-ins waiting for a password check at once.
 	LoginBusy = newCode("login_busy", Unavailable)
+	// A user or API key limited to part of the hall tree (scope) asked for
+	// a hall, window, case or alert outside it.
+	HallOutOfScope   = newCode("hall_out_of_scope", Forbidden, "hall")
+	WindowOutOfScope = newCode("window_out_of_scope", Forbidden, "window")
+	CaseOutOfScope   = newCode("case_out_of_scope", Forbidden, "case")
+	AlertOutOfScope  = newCode("alert_out_of_scope", Forbidden, "alert")
 
 	// Query parameters. param is the parameter's name, value what was sent.
 	BadParam = newCode("bad_param", Invalid, "param", "value")

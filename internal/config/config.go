@@ -206,6 +206,9 @@ type Auth struct {
 type APIKey struct {
 	Name      string `yaml:"name"`
 	KeySHA256 string `yaml:"key_sha256"`
+	// Scope limits the key to the events of these halls and the halls
+	// under them in the hall tree (parent). Empty: every hall.
+	Scope []string `yaml:"scope"`
 }
 
 // Tier is a level of the service network.

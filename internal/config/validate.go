@@ -226,6 +226,11 @@ func (c *Config) Validate() error {
 	if cyc := c.parentCycle(); cyc != "" {
 		bad("halls", "parent cycle: %s", cyc)
 	}
+	for i, k := range c.Auth.APIKeys {
+		if msg := c.CheckScope(k.Scope); msg != "" {
+			bad(fmt.Sprintf("auth.api_keys[%d].scope", i), "%s", msg)
+		}
+	}
 
 	windows := map[string]string{}
 	for i, h := range c.Halls {

@@ -24,6 +24,7 @@ const messages = {
   'role.manager': ['管理人员', 'Manager'],
   'role.auditor': ['审计员', 'Auditor'],
   'role.admin': ['系统管理员', 'Administrator'],
+  'user.scope': ['管辖：{halls}', 'Scope: {halls}'],
 
   'login.title': ['登录', 'Sign in'],
   'login.subtitle': ['政务服务大厅窗口监督 · 内部使用', 'Service hall supervision · staff only'],
@@ -375,6 +376,10 @@ const messages = {
   'err.api_key_required': ['此接口需要事件来源系统的 API 密钥', 'This endpoint needs an event producer\'s API key'],
   'err.role_forbidden': ['您的角色（{role}）无权执行此操作', 'Your role ({role}) may not do this'],
   'err.bad_id': ['参数 {param} 无效：最多 {max} 字节，只能含字母、数字和 . _ - : # 等符号', 'Invalid {param}: at most {max} bytes of letters, digits and . _ - : # (no spaces or control characters)'],
+  'err.hall_out_of_scope': ['大厅 {hall} 不在您的管辖范围内', 'Hall {hall} is outside your scope'],
+  'err.window_out_of_scope': ['窗口 {window} 不在您的管辖范围内', 'Window {window} is outside your scope'],
+  'err.case_out_of_scope': ['办件 {case} 的办理窗口不在您的管辖范围内', 'Case {case} was handled outside your scope'],
+  'err.alert_out_of_scope': ['预警 {alert} 不在您的管辖范围内', 'Alert {alert} is outside your scope'],
   'err.bad_param': ['参数 {param} 的值“{value}”无效', 'Invalid value “{value}” for {param}'],
   'err.bad_time': ['参数 {param} 的值“{value}”不是有效的日期或时间', '{param}: “{value}” is not a date or a time'],
   'err.bad_range': ['开始时间须早于结束时间', 'The start must be before the end'],

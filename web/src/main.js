@@ -125,7 +125,8 @@ function shell(active) {
     h('div', { class: 'topbar-right' },
       h('a', { class: 'nav-link subtle', href: '#/public/case' }, t('nav.public')),
       h('button', { class: 'btn ghost small', onclick: () => setLang(lang() === 'zh' ? 'en' : 'zh') }, t('lang.switch')),
-      h('span', { class: 'user', title: u.username }, h('span', { class: 'user-name' }, u.username), h('span', { class: 'role-tag' }, t(`role.${u.role}`))),
+      h('span', { class: 'user', title: u.username }, h('span', { class: 'user-name' }, u.username), h('span', { class: 'role-tag' }, t(`role.${u.role}`)),
+        u.scope && u.scope.length > 0 && h('span', { class: 'scope-tag', id: 'user-scope', title: u.scope.join(', ') }, t('user.scope', { halls: u.scope.join(', ') }))),
       h('button', { class: 'btn ghost small', id: 'logout', onclick: logout }, t('nav.logout'))));
   replace(app, header, main);
   updateAlertBadge();

@@ -18,7 +18,9 @@ export function mount(el, ctx) {
       msg.textContent = '';
       try {
         const res = await api('/api/v1/auth/login', { method: 'POST', body: { username: user.value.trim(), password: pass.value } });
-        ctx.onLogin({ username: res.username || user.value.trim(), role: res.role, expires: res.expires });
+        // The scope (halls a user is limited to) comes with /auth/me only.
+        const me = await api('/api/v1/auth/me').catch(() => ({}));
+        ctx.onLogin({ username: res.username || user.value.trim(), role: res.role, expires: res.expires, scope: me.scope || [] });
       } catch (err) {
         msg.className = 'form-msg error';
         msg.textContent = err.status === 401 ? t('login.bad') : t('login.failed', { msg: errText(err) });
