@@ -40,6 +40,10 @@ func clipReason(c *gin.Context) (string, error) {
 // manifest. `sunlight verify-export FILE` checks the zip offline.
 func (s *Server) handleCaseExport(c *gin.Context) {
 	caseID := c.Param("case_id")
+	if err := s.checkCaseScope(c, caseID); err != nil {
+		writeError(c, s.log, err)
+		return
+	}
 	reason, err := clipReason(c)
 	if err != nil {
 		writeError(c, s.log, err)

@@ -341,6 +341,10 @@ var scopedAnswers = map[string]int{
 	"GET /api/v1/public/items/:code":            asUnscoped,
 	"GET /api/v1/public/site":                   asUnscoped,
 	"GET /api/v1/audit":                         asUnscoped, // the audit trail is not scoped
+	"GET /api/v1/audit/export":                  asUnscoped,
+	"GET /api/v1/audit/verify":                  asUnscoped,
+	"POST /api/v1/csp-report":                   asUnscoped,
+	"GET /api/v1/cases/:case_id/export":         403,
 	"GET /api/v1/cases":                         asUnscoped, // the district's cases only
 	"GET /api/v1/cases/:case_id":                403,
 	"GET /api/v1/cases/:case_id/recordings":     403,
