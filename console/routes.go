@@ -41,7 +41,7 @@ type principal struct {
 	role   Role // empty for producers
 	claims sessionClaims
 	apiKey bool
-	cookie bool // signed in by the session cookie (not a Bearer token)
+	cookie bool      // signed in by the session cookie (not a Bearer token)
 	scope  hallScope // the halls it may see; nil: the whole city
 }
 
