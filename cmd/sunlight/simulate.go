@@ -30,7 +30,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fs.String("config", "", "configuration file (required)")
 	apiKey := fs.String("api-key", "", "event producer key, one of the config's auth.api_keys (required)")
 	rtspListen := fs.String("rtsp-listen", "127.0.0.1:8554", "address of the simulated cameras' RTSP server")
-	backfillFlag := fs.String("backfill", "", "first write this much history straight to ClickHouse, e.g. 30d or 12h")
+	backfillFlag := fs.String("backfill", "", "first write this much history straight to ClickHouse, e.g. 30d or 12h, from the midnight (halls' time) before")
 	speed := fs.Float64("speed", 1, "how fast simulated time runs until it catches up with the clock (1 = real time)")
 	alwaysOpen := fs.Bool("always-open", false, "keep the hall open around the clock from 45 minutes before the start (demos at any hour); the history keeps real opening hours")
 	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same history")
@@ -116,7 +116,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *alwaysOpen {
 			to = live.From
 		}
-		if err := runBackfill(ctx, cfg, tl, to.Add(-backfill), to, stdout); err != nil {
+		if err := runBackfill(ctx, cfg, tl, dayStart(to.Add(-backfill), cfg.Location()), to, stdout); err != nil {
 			return err
 		}
 	}
@@ -134,6 +134,14 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// dayStart is the midnight (in loc) that begins t's day. A history begins
+// there: begun in the middle of a day, its first visits and services would
+// be cut in two (a call whose ticket was issued before the history began).
+func dayStart(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
 }
 
 // alwaysOpenWarmUp is how long before a new history ends the simulated
