@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -33,6 +34,20 @@ func AppendRecord(buf []byte, evs []Event) []byte {
 	return buf
 }
 
+// RecordEvents returns how many events a record made by AppendRecord holds
+// (0 for one that is not such a record), so that a reader of many records
+// can size its slice once.
+func RecordEvents(rec []byte) int {
+	if len(rec) == 0 || rec[0] != codecVersion {
+		return 0
+	}
+	n, k := binary.Uvarint(rec[1:])
+	if k <= 0 || n > uint64(len(rec)-1-k)/10 {
+		return 0
+	}
+	return int(n)
+}
+
 // DecodeRecord appends the events of a record made by AppendRecord to evs.
 // Times come back in UTC.
 func DecodeRecord(rec []byte, evs []Event) ([]Event, error) {
@@ -41,25 +56,34 @@ func DecodeRecord(rec []byte, evs []Event) ([]Event, error) {
 	}
 	p := rec[1:]
 	n, k := binary.Uvarint(p)
-	if k <= 0 || n > uint64(len(p)) {
+	// An event takes at least 10 bytes (8 lengths, a time, a rating), so a
+	// count the record cannot hold is refused before anything is allocated.
+	if k <= 0 || n > uint64(len(p)-k)/10 {
 		return evs, fmt.Errorf("%w: bad count", errCodec)
 	}
 	p = p[k:]
-	str := func() (string, bool) {
+	evs = slices.Grow(evs, int(n))
+	in := interner{}
+	field := func(shared bool) (string, bool) {
 		l, k := binary.Uvarint(p)
 		if k <= 0 || l > uint64(len(p)-k) {
 			return "", false
 		}
-		s := string(p[k : k+int(l)])
+		b := p[k : k+int(l)]
 		p = p[k+int(l):]
-		return s, true
+		if shared {
+			return in.get(b), true
+		}
+		return string(b), true
 	}
 	for i := uint64(0); i < n; i++ {
 		var ev Event
 		var typ string
 		ok := true
-		for _, f := range [...]*string{&ev.EventID, &typ, &ev.Hall, &ev.Window, &ev.CaseID, &ev.Ticket, &ev.Item, &ev.Staff} {
-			if *f, ok = str(); !ok {
+		for j, f := range [...]*string{&ev.EventID, &typ, &ev.Hall, &ev.Window, &ev.CaseID, &ev.Ticket, &ev.Item, &ev.Staff} {
+			// event_id, case_id and ticket are (nearly) unique; the others
+			// take few values.
+			if *f, ok = field(j != 0 && j != 4 && j != 5); !ok {
 				return evs, fmt.Errorf("%w: event %d", errCodec, i)
 			}
 		}

@@ -27,6 +27,30 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+func TestRecordEvents(t *testing.T) {
+	evs := make([]Event, 37)
+	for i := range evs {
+		evs[i] = Event{EventID: "e", Type: Called, TS: time.Unix(1764000000, 0), Hall: "h"}
+	}
+	rec := AppendRecord(nil, evs)
+	if n := RecordEvents(rec); n != len(evs) {
+		t.Fatalf("RecordEvents = %d, want %d", n, len(evs))
+	}
+	// A count the record's bytes cannot hold is refused by both, before
+	// DecodeRecord allocates room for it.
+	huge := append([]byte{codecVersion}, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	huge = append(huge, make([]byte, 64)...)
+	if n := RecordEvents(huge); n != 0 {
+		t.Fatalf("RecordEvents of a record claiming 4G events in 64 bytes = %d, want 0", n)
+	}
+	if _, err := DecodeRecord(huge, nil); err == nil {
+		t.Fatal("a record claiming 4G events in 64 bytes decoded")
+	}
+	if n := RecordEvents([]byte{9, 1}); n != 0 {
+		t.Fatalf("RecordEvents of another version = %d, want 0", n)
+	}
+}
+
 func BenchmarkRecordRoundTrip(b *testing.B) {
 	evs := make([]Event, 100)
 	for i := range evs {

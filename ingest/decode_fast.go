@@ -27,9 +27,10 @@ func fastDecode(body []byte) (items []Item, ok bool) {
 		return nil, false // empty: the slow path says so
 	}
 	items = make([]Item, 0, len(body)/180+1)
+	in := interner{}
 	for {
 		var ev Event
-		if p, ok = fastObject(body, p, &ev); !ok {
+		if p, ok = fastObject(body, p, &ev, in); !ok {
 			return nil, false
 		}
 		items = append(items, Item{Index: len(items), Event: ev})
@@ -53,7 +54,7 @@ func fastDecode(body []byte) (items []Item, ok bool) {
 
 // fastObject reads one flat object at p into ev and returns the position
 // after it. Field values are trimmed like the slow path does.
-func fastObject(b []byte, p int, ev *Event) (int, bool) {
+func fastObject(b []byte, p int, ev *Event, in interner) (int, bool) {
 	if p >= len(b) || b[p] != '{' {
 		return p, false
 	}
@@ -81,7 +82,7 @@ func fastObject(b []byte, p int, ev *Event) (int, bool) {
 				return p, false
 			}
 			p = np
-			if !setField(ev, key, val) {
+			if !setField(ev, key, val, in) {
 				return p, false
 			}
 		case c == 'n':
@@ -130,7 +131,7 @@ func fastObject(b []byte, p int, ev *Event) (int, bool) {
 // handle (rating as a string, ts that does not parse, a key that differs
 // from a field's only in case); unknown keys are ignored like encoding/json
 // does.
-func setField(ev *Event, key, val []byte) bool {
+func setField(ev *Event, key, val []byte, in interner) bool {
 	if v := bytes.TrimSpace(val); (len(v) == 15 || len(v) == 18) && looksLikeResidentID(string(v)) {
 		return false // personal data: the slow path rejects the event
 	}
@@ -138,7 +139,7 @@ func setField(ev *Event, key, val []byte) bool {
 	case "event_id":
 		ev.EventID = trimmed(val)
 	case "type":
-		ev.Type = EventType(trimmed(val))
+		ev.Type = EventType(in.get(bytes.TrimSpace(val)))
 	case "ts":
 		s := strings.TrimSpace(string(val))
 		if s == "" {
@@ -150,17 +151,17 @@ func setField(ev *Event, key, val []byte) bool {
 		}
 		ev.TS = t.UTC()
 	case "hall":
-		ev.Hall = trimmed(val)
+		ev.Hall = in.get(bytes.TrimSpace(val))
 	case "window":
-		ev.Window = trimmed(val)
+		ev.Window = in.get(bytes.TrimSpace(val))
 	case "case_id":
 		ev.CaseID = trimmed(val)
 	case "ticket":
 		ev.Ticket = trimmed(val)
 	case "item":
-		ev.Item = trimmed(val)
+		ev.Item = in.get(bytes.TrimSpace(val))
 	case "staff":
-		ev.Staff = trimmed(val)
+		ev.Staff = in.get(bytes.TrimSpace(val))
 	case "rating":
 		return false
 	default:
@@ -181,6 +182,21 @@ func setField(ev *Event, key, val []byte) bool {
 var wireKeys = [...]string{"event_id", "type", "ts", "hall", "window", "case_id", "ticket", "item", "staff", "rating"}
 
 func trimmed(b []byte) string { return string(bytes.TrimSpace(b)) }
+
+// interner gives one string per distinct value of the fields that take few
+// values (type, hall, window, item, staff) within one batch or record: a
+// thousand events name a few halls and items, and a string of their own
+// for each was most of the decoders' allocations.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
 
 // fastString reads a string without escapes or control characters at p
 // and returns its bytes (a slice of b) and the position after it.
