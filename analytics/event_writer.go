@@ -234,7 +234,11 @@ func (w *EventWriter) Run(ctx context.Context) {
 		if len(b.Records) > 0 {
 			lastRead = time.Now()
 		}
-		evs = evs[:0]
+		total := 0
+		for _, rec := range b.Records {
+			total += ingest.RecordEvents(rec)
+		}
+		evs = slices.Grow(evs[:0], total)
 		for _, rec := range b.Records {
 			if evs, err = ingest.DecodeRecord(rec, evs); err != nil {
 				// Written by this program and checksummed by the spool:

@@ -58,7 +58,7 @@ func (s *Store) InsertEvents(ctx context.Context, events []ingest.Event) (insert
 // outside 0..255 fails the whole batch with ErrInvalidEvent.
 func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]ingest.Event, error) {
 	type row struct {
-		ev     ingest.Event
+		i      int // in events
 		sec    time.Time
 		ms     uint16
 		rating uint8
@@ -86,7 +86,7 @@ func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]i
 		} else {
 			minSec, maxSec = min(minSec, u), max(maxSec, u)
 		}
-		batch = append(batch, row{ev: ev, sec: sec, ms: ms, rating: uint8(ev.Rating)})
+		batch = append(batch, row{i: i, sec: sec, ms: ms, rating: uint8(ev.Rating)})
 	}
 	if len(batch) == 0 {
 		return nil, nil
@@ -103,23 +103,25 @@ func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]i
 	fresh := make([]ingest.Event, 0, len(batch))
 	c := newEventCols(len(batch))
 	for _, r := range batch {
-		if stored[r.ev.EventID] {
+		ev := &events[r.i]
+		if stored[ev.EventID] {
 			continue
 		}
 		at := received
 		if s.history {
 			at = r.sec
 		}
-		c.add(r.ev, r.sec, r.ms, r.rating, at)
-		fresh = append(fresh, r.ev)
+		c.add(ev, r.sec, r.ms, r.rating, at)
+		fresh = append(fresh, *ev)
 	}
 	if len(fresh) == 0 {
 		return nil, nil
 	}
-	rows, err := newExternalTable(externalInsertTable, eventColumns)
+	rows, release, err := borrowExternalTable(externalInsertTable, eventColumns)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if err := appendColumns(rows, c.id, c.typ, c.ts, c.ms, c.hall, c.window, c.caseID, c.ticket, c.item, c.staff, c.rating, c.received); err != nil {
 		return nil, err
 	}
@@ -143,7 +145,7 @@ func newEventCols(n int) *eventCols {
 		ts: make([]time.Time, 0, n), received: make([]time.Time, 0, n), ms: make([]uint16, 0, n), rating: make([]uint8, 0, n)}
 }
 
-func (c *eventCols) add(ev ingest.Event, sec time.Time, ms uint16, rating uint8, received time.Time) {
+func (c *eventCols) add(ev *ingest.Event, sec time.Time, ms uint16, rating uint8, received time.Time) {
 	c.id = append(c.id, ev.EventID)
 	c.typ = append(c.typ, string(ev.Type))
 	c.ts = append(c.ts, sec)
@@ -160,11 +162,14 @@ func (c *eventCols) add(ev ingest.Event, sec time.Time, ms uint16, rating uint8,
 
 // storedEventIDs returns which of ids the events table holds already among
 // its events with minSec <= ts <= maxSec (Unix seconds).
+var eventIDColumns = []column{{"event_id", "String"}}
+
 func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}, minSec, maxSec int64) (map[string]bool, error) {
-	t, err := newExternalTable(externalIDsTable, []column{{"event_id", "String"}})
+	t, release, err := borrowExternalTable(externalIDsTable, eventIDColumns)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	list := make([]string, 0, len(ids))
 	for id := range ids {
 		list = append(list, id)

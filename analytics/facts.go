@@ -207,10 +207,11 @@ func (s *Store) insertRows(ctx context.Context, table string, cols []column, row
 	if len(rows) == 0 {
 		return nil
 	}
-	t, err := newExternalTable(externalInsertTable, cols)
+	t, release, err := borrowExternalTable(externalInsertTable, cols)
 	if err != nil {
 		return err
 	}
+	defer release()
 	for _, r := range rows {
 		if err := t.Append(r...); err != nil {
 			return fmt.Errorf("analytics: insert into %s: %w", table, err)
