@@ -196,10 +196,25 @@ func (s *supervisor) publish(alerts []supervision.Alert) {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	for _, a := range alerts {
+	// A backlog of events (a hall's system catching up on a day) can raise
+	// thousands of alerts at once: the log gets the first few and a count
+	// by kind, not a line each (which cost more than the rest of the
+	// intake in make bench). The alerts table and API have them all.
+	for i, a := range alerts {
+		if i == alertLogLines {
+			kinds := map[string]int{}
+			for _, a := range alerts[i:] {
+				kinds[a.Kind]++
+			}
+			s.log.Info("more alerts", "count", len(alerts)-i, "by_kind", kinds)
+			break
+		}
 		s.log.Info("alert", "id", a.ID, "kind", a.Kind, "severity", a.Severity, "hall", a.Hall, "window", a.Window, "case", a.CaseID, "msg", a.MessageEN)
 	}
 }
+
+// alertLogLines is how many alerts of one batch get a log line each.
+const alertLogLines = 5
 
 func (s *supervisor) tickLoop(ctx context.Context) {
 	defer s.wg.Done()
