@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/template"
 )
 
@@ -64,6 +65,10 @@ var configTemplate = template.Must(template.New("config.xml").Parse(`<?xml versi
 
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
     <max_session_timeout>3600</max_session_timeout>
+{{- if .QueryLog}}
+    <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>2000</flush_interval_milliseconds></query_log>
+    <part_log><database>system</database><table>part_log</table><flush_interval_milliseconds>2000</flush_interval_milliseconds></part_log>
+{{- end}}
     <default_session_timeout>60</default_session_timeout>
 </yandex>
 `))
@@ -78,6 +83,7 @@ const usersXML = `<?xml version="1.0"?>
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
             <use_uncompressed_cache>0</use_uncompressed_cache>
+            <log_queries>LOG_QUERIES</log_queries>
             <load_balancing>random</load_balancing>
         </default>
         <readonly>
@@ -124,11 +130,18 @@ type managedLayout struct {
 	UserScriptsDir  string
 	TCPPort         int
 	HTTPPort        int
+	// QueryLog keeps system.query_log (every query, with its CPU time in
+	// ProfileEvents) and system.part_log (parts written and merged), for
+	// profiling: SUNLIGHT_CLICKHOUSE_QUERY_LOG=1, as the README's ingest
+	// profile was made. Off by default: each log is a table written to
+	// every few seconds.
+	QueryLog bool
 }
 
 func newManagedLayout(dir string, tcpPort, httpPort int) managedLayout {
 	data := filepath.Join(dir, "data")
 	return managedLayout{
+		QueryLog:        os.Getenv("SUNLIGHT_CLICKHOUSE_QUERY_LOG") != "",
 		Dir:             dir,
 		ConfigDir:       filepath.Join(dir, "config"),
 		LogDir:          filepath.Join(dir, "log"),
@@ -186,7 +199,11 @@ func (l managedLayout) prepare() error {
 	if err := writeFileAtomic(l.configFile(), buf.Bytes()); err != nil {
 		return err
 	}
-	return writeFileAtomic(l.usersFile(), []byte(usersXML))
+	logQueries := "0"
+	if l.QueryLog {
+		logQueries = "1"
+	}
+	return writeFileAtomic(l.usersFile(), []byte(strings.Replace(usersXML, "LOG_QUERIES", logQueries, 1)))
 }
 
 func xmlEscape(s string) string {

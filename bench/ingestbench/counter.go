@@ -85,3 +85,41 @@ func (c *Counter) WaitTotal(ctx context.Context, want uint64, poll, timeout time
 		}
 	}
 }
+
+// QueryProfile is one kind of query in system.query_log: its text with
+// the numbers taken out, how often it ran, and its CPU and rows.
+type QueryProfile struct {
+	Query                 string
+	Count                 uint64
+	CPUSeconds            float64
+	ReadRows, WrittenRows uint64
+}
+
+// QueryProfiles sums system.query_log's finished queries since since by
+// kind, most CPU first. The managed ClickHouse keeps the log only when the
+// server was started with SUNLIGHT_CLICKHOUSE_QUERY_LOG=1; the log is
+// flushed every 2 s, so wait that long after the last query.
+func (c *Counter) QueryProfiles(ctx context.Context, since time.Time) ([]QueryProfile, error) {
+	rows, err := c.conn.Query(ctx, `
+		SELECT substring(replaceRegexpAll(replaceRegexpAll(query, '[0-9]+', 'N'), '\\s+', ' '), 1, 70) AS q,
+		       count(),
+		       sum(arraySum(arrayFilter((v, name) -> name IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds'),
+		                                ProfileEvents.Values, ProfileEvents.Names))) / 1e6,
+		       sum(read_rows), sum(written_rows)
+		FROM system.query_log
+		WHERE type = 2 AND event_time >= toDateTime(?, 'UTC') AND query NOT LIKE '%system.query_log%'
+		GROUP BY q ORDER BY 3 DESC`, since.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("counter: query log: %w", err)
+	}
+	defer rows.Close()
+	var out []QueryProfile
+	for rows.Next() {
+		var p QueryProfile
+		if err := rows.Scan(&p.Query, &p.Count, &p.CPUSeconds, &p.ReadRows, &p.WrittenRows); err != nil {
+			return nil, fmt.Errorf("counter: query log: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

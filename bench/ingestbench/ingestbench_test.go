@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,6 +197,31 @@ func (h *harness) requireExactlyOnce(tb testing.TB, w *Workload, want int) {
 	}
 }
 
+// logQueryProfiles logs ClickHouse's CPU by kind of query since since,
+// when the server keeps its query log (SUNLIGHT_CLICKHOUSE_QUERY_LOG=1).
+// Merges run in the background and are not in it.
+func (h *harness) logQueryProfiles(tb testing.TB, since time.Time) {
+	tb.Helper()
+	if os.Getenv("SUNLIGHT_CLICKHOUSE_QUERY_LOG") == "" {
+		return
+	}
+	time.Sleep(3 * time.Second) // the log is flushed every 2 s
+	profiles, err := h.counter.QueryProfiles(context.Background(), since)
+	if err != nil {
+		tb.Logf("query log: %v", err)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "ClickHouse CPU by query since the run began (merges not included):\n")
+	for _, p := range profiles {
+		if p.CPUSeconds < 0.01 {
+			break
+		}
+		fmt.Fprintf(&b, "  %6.2f s  %4d×  read %9d  written %8d  %s\n", p.CPUSeconds, p.Count, p.ReadRows, p.WrittenRows, p.Query)
+	}
+	tb.Log(b.String())
+}
+
 func (h *harness) fail(tb testing.TB, err error) {
 	tb.Helper()
 	tb.Fatalf("%v\n%s", err, h.srv.LogTail(20))
@@ -259,6 +285,7 @@ func BenchmarkIngestThroughput(b *testing.B) {
 	clients := envInt("SUNLIGHT_INGEST_CLIENTS", 8)
 	batch := envInt("SUNLIGHT_INGEST_BATCH", 1000)
 	var ack, e2e, srvCPU, chCPU, selfCPUs time.Duration
+	runStart := time.Now()
 	var events int
 	retries0 := h.client.Retries()
 	b.ResetTimer()
@@ -293,6 +320,7 @@ func BenchmarkIngestThroughput(b *testing.B) {
 		events += n
 		h.requireExactlyOnce(b, w, n)
 	}
+	h.logQueryProfiles(b, runStart)
 	perM := func(d time.Duration) float64 { return d.Seconds() / (float64(events) / 1e6) }
 	b.ReportMetric(float64(events)/ack.Seconds(), "events/s-ack")
 	b.ReportMetric(float64(events)/e2e.Seconds(), "events/s-e2e")
