@@ -46,13 +46,18 @@ func (s *Store) InsertEvents(ctx context.Context, events []ingest.Event) (insert
 // re-delivered event twice). Event times are stored in UTC with millisecond
 // precision.
 //
-// The duplicate check sends the batch's ids as an external table and looks
-// them up among the stored events whose time lies within the batch's time
-// range: a re-sent event is the same event, with the same time, and the
-// range keeps the lookup to a few granules however large the table grows.
-// It covers concurrent calls on this Store; two Sunlight processes writing
-// the same events to one database at the same moment could both insert
-// them.
+// A re-sent event is the same event: the same id, hall and time. The
+// duplicate check first asks for each hall the newest stored event time
+// within the batch's time range; only the batch's events not newer than
+// that can be stored already (a live stream's new events are newer than
+// anything stored, and need no lookup). Those are sent as an external
+// table and looked up by id among the stored events of their time range.
+// The first question reads the hall and time columns only; the lookup of
+// every id of a 200,000-event batch, which it mostly spares, was a fifth
+// of ClickHouse's CPU per event in make bench. It covers concurrent calls
+// on this Store, and other writers of the table as far as they finished
+// their inserts; two Sunlight processes writing the same events to one
+// database at the same moment could both insert them.
 //
 // An event without id, with a time a DateTime cannot hold or with a rating
 // outside 0..255 fails the whole batch with ErrInvalidEvent.
@@ -95,9 +100,29 @@ func (s *Store) InsertNewEvents(ctx context.Context, events []ingest.Event) ([]i
 	s.insertMu.Lock()
 	defer s.insertMu.Unlock()
 
-	stored, err := s.storedEventIDs(ctx, seen, minSec, maxSec)
+	latest, err := s.newestStored(ctx, minSec, maxSec)
 	if err != nil {
 		return nil, err
+	}
+	var maybe []string // may be stored already
+	var maybeMin, maybeMax int64
+	for _, r := range batch {
+		ev := &events[r.i]
+		if l, ok := latest[ev.Hall]; !ok || r.sec.Unix() > l {
+			continue
+		}
+		if u := r.sec.Unix(); len(maybe) == 0 {
+			maybeMin, maybeMax = u, u
+		} else {
+			maybeMin, maybeMax = min(maybeMin, u), max(maybeMax, u)
+		}
+		maybe = append(maybe, ev.EventID)
+	}
+	stored := map[string]bool{}
+	if len(maybe) > 0 {
+		if stored, err = s.storedEventIDs(ctx, maybe, maybeMin, maybeMax); err != nil {
+			return nil, err
+		}
 	}
 	received, _, _ := timeParts(s.now())
 	fresh := make([]ingest.Event, 0, len(batch))
@@ -160,21 +185,41 @@ func (c *eventCols) add(ev *ingest.Event, sec time.Time, ms uint16, rating uint8
 	c.received = append(c.received, received)
 }
 
-// storedEventIDs returns which of ids the events table holds already among
-// its events with minSec <= ts <= maxSec (Unix seconds).
+// newestStored returns, for each hall with stored events whose time lies
+// in minSec..maxSec (Unix seconds), the newest of those times.
+func (s *Store) newestStored(ctx context.Context, minSec, maxSec int64) (map[string]int64, error) {
+	rows, err := s.conn.Query(ctx, `SELECT hall, toUInt32(max(ts)) FROM events
+		 WHERE ts >= toDateTime(?, 'UTC') AND ts <= toDateTime(?, 'UTC') GROUP BY hall`, minSec, maxSec)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: look up stored events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var hall string
+		var newest uint32
+		if err := rows.Scan(&hall, &newest); err != nil {
+			return nil, fmt.Errorf("analytics: look up stored events: %w", err)
+		}
+		out[hall] = int64(newest)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("analytics: look up stored events: %w", err)
+	}
+	return out, nil
+}
+
 var eventIDColumns = []column{{"event_id", "String"}}
 
-func (s *Store) storedEventIDs(ctx context.Context, ids map[string]struct{}, minSec, maxSec int64) (map[string]bool, error) {
+// storedEventIDs returns which of ids the events table holds already among
+// its events with minSec <= ts <= maxSec (Unix seconds).
+func (s *Store) storedEventIDs(ctx context.Context, ids []string, minSec, maxSec int64) (map[string]bool, error) {
 	t, release, err := borrowExternalTable(externalIDsTable, eventIDColumns)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	list := make([]string, 0, len(ids))
-	for id := range ids {
-		list = append(list, id)
-	}
-	if err := appendColumns(t, list); err != nil {
+	if err := appendColumns(t, ids); err != nil {
 		return nil, err
 	}
 	return s.stringSet(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), "look up event ids",

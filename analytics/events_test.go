@@ -81,14 +81,28 @@ func TestInsertEventsDedupesAndRoundTrips(t *testing.T) {
 	n, err = s.InsertEvents(t.Context(), nil)
 	require.NoError(t, err)
 	require.Zero(t, n)
+	// The newest stored event re-sent (its time is the hall's newest, not
+	// newer), and a re-sent one beside a new event of another hall whose
+	// hall has nothing stored, and a new one of the same hall in between.
+	n, err = s.InsertEvents(t.Context(), []ingest.Event{ev("e4", ingest.ServiceEnded, 2*time.Minute)})
+	require.NoError(t, err)
+	require.Zero(t, n, "the hall's newest event re-sent")
+	other := ev("o1", ingest.Called, 30*time.Second)
+	other.Hall = "district-xincheng"
+	between := ev("e5", ingest.Called, 90*time.Second)
+	n, err = s.InsertEvents(t.Context(), []ingest.Event{rating, other, between})
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "o1 and e5 new, e3 stored")
 
 	got := storedEvents(t, s)
-	require.Len(t, got, 4)
+	require.Len(t, got, 6)
 	want := []ingest.Event{
 		ev("e1", ingest.Called, 0),
 		ev("e2", ingest.ServiceStarted, time.Minute),
 		rating,
 		ev("e4", ingest.ServiceEnded, 2*time.Minute),
+		between,
+		other,
 	}
 	for i, w := range want {
 		g := got[i]
