@@ -157,7 +157,6 @@ var factKinds = []*factKind{
 		rollups: []rollup{
 			{"spans_hall_hourly", dimsHall, hourSeconds},
 			{"spans_window_daily", dimsWindow, daySeconds},
-			{"spans_hall_daily", dimsHall, daySeconds},
 		},
 		// A raw span's measure is its seconds within the piece, times the
 		// measure's raw factor when it has one.
@@ -167,9 +166,7 @@ var factKinds = []*factKind{
 		name: "ratings", raw: "ratings", rawTime: "ts", dims: dimsAll,
 		rollups: []rollup{
 			{"ratings_hourly", dimsAll, hourSeconds},
-			{"ratings_hall_hourly", dimsHall, hourSeconds},
 			{"ratings_window_daily", dimsWindow, daySeconds},
-			{"ratings_hall_daily", dimsHall, daySeconds},
 		},
 		measures: []measure{
 			{"ratings", "toUInt64(1)", false, ""},
@@ -185,9 +182,7 @@ var factKinds = []*factKind{
 		name: "completions", raw: "completions", rawTime: "completed", dims: dimsWindow | dimItem,
 		rollups: []rollup{
 			{"completions_hourly", dimsWindow | dimItem, hourSeconds},
-			{"completions_hall_hourly", dimsHall, hourSeconds},
 			{"completions_window_daily", dimsWindow, daySeconds},
-			{"completions_hall_daily", dimsHall, daySeconds},
 		},
 		measures: []measure{
 			{"completed_cases", "toUInt64(1)", false, ""},
