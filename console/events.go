@@ -2,11 +2,13 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -104,7 +106,59 @@ func (s *Server) handleEvents(c *gin.Context) {
 		return
 	}
 	s.metrics.events.WithLabelValues("accepted").Add(float64(len(valid)))
-	c.JSON(http.StatusAccepted, gin.H{"accepted": len(valid), "rejected": rejected, "results": results})
+	ab := answerBufs.Get().(*[]byte)
+	defer answerBufs.Put(ab)
+	*ab = appendEventsAnswer((*ab)[:0], len(valid), rejected, results)
+	c.Data(http.StatusAccepted, "application/json; charset=utf-8", *ab)
+}
+
+// answerBufs holds buffers for the 202 answers.
+var answerBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendEventsAnswer appends the 202 answer, the bytes encoding/json makes
+// of {"accepted", "rejected", "results"} (TestEventsAnswerEncoding), by
+// hand: a result per event made encoding/json's reflection 4 % of the
+// intake's CPU in make bench.
+func appendEventsAnswer(buf []byte, accepted, rejected int, results []eventResult) []byte {
+	buf = append(buf, `{"accepted":`...)
+	buf = strconv.AppendInt(buf, int64(accepted), 10)
+	buf = append(buf, `,"rejected":`...)
+	buf = strconv.AppendInt(buf, int64(rejected), 10)
+	buf = append(buf, `,"results":[`...)
+	for i, r := range results {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"index":`...)
+		buf = strconv.AppendInt(buf, int64(r.Index), 10)
+		if r.EventID != "" {
+			buf = append(buf, `,"event_id":`...)
+			buf = appendJSONString(buf, r.EventID)
+		}
+		buf = append(buf, `,"status":`...)
+		buf = appendJSONString(buf, r.Status)
+		if r.Error != "" {
+			buf = append(buf, `,"error":`...)
+			buf = appendJSONString(buf, r.Error)
+		}
+		buf = append(buf, '}')
+	}
+	return append(buf, "]}"...)
+}
+
+// appendJSONString appends s as encoding/json writes it: plain ASCII as it
+// is, anything it would escape (quotes, controls, <>&, non-ASCII) by
+// encoding/json itself.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
 
 // eventBodies holds request body buffers: the decoded events copy what
