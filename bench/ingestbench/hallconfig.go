@@ -27,6 +27,10 @@ type HallConfig struct {
 	// CatalogFile is a configuration whose items and calendar are copied
 	// (deploy/sunlight.example.yaml). Required.
 	CatalogFile string
+	// ClickHouseNice, if set, is the managed ClickHouse's niceness
+	// (clickhouse.managed.nice; 0: the server's priority). Unset: the
+	// server's default.
+	ClickHouseNice *int
 }
 
 // Written is a configuration on disk with what a client needs to use it.
@@ -53,8 +57,9 @@ type fileConfig struct {
 	ClickHouse struct {
 		Addr    []string `yaml:"addr"`
 		Managed struct {
-			TCPPort  int `yaml:"tcp_port"`
-			HTTPPort int `yaml:"http_port"`
+			TCPPort  int  `yaml:"tcp_port"`
+			HTTPPort int  `yaml:"http_port"`
+			Nice     *int `yaml:"nice,omitempty"`
 		} `yaml:"managed"`
 	} `yaml:"clickhouse"`
 	WebRTC struct {
@@ -152,6 +157,7 @@ func (h HallConfig) Write() (*Written, error) {
 	f.DataDir = "./data"
 	f.ClickHouse.Addr = []string{}
 	f.ClickHouse.Managed.TCPPort, f.ClickHouse.Managed.HTTPPort = ports[1], ports[2]
+	f.ClickHouse.Managed.Nice = h.ClickHouseNice
 	f.WebRTC.UDPPort = udp
 	f.Auth.UsersFile = "./users.yaml"
 	f.Auth.APIKeys = []fileAPIKey{{Name: "ingestbench", KeySHA256: hex.EncodeToString(sum[:])}}

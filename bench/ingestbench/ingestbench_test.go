@@ -95,6 +95,7 @@ func startHarness() (*harness, error) {
 		Halls:          envInt("SUNLIGHT_INGEST_HALLS", 10),
 		WindowsPerHall: envInt("SUNLIGHT_INGEST_WINDOWS", 20),
 		CatalogFile:    filepath.Join("..", "..", "deploy", "sunlight.example.yaml"),
+		ClickHouseNice: envNice("SUNLIGHT_INGEST_CLICKHOUSE_NICE"),
 	}.Write()
 	if err != nil {
 		return nil, err
@@ -145,6 +146,14 @@ func findBinary(tmp string) (string, error) {
 		return "", fmt.Errorf("build sunlight: %w\n%s", err, out)
 	}
 	return p, nil
+}
+
+// envNice reads a niceness (0 to 19) from the environment; nil when unset.
+func envNice(name string) *int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 && v <= 19 {
+		return &v
+	}
+	return nil
 }
 
 // workload generates n fresh events (ids never sent before to this
@@ -338,6 +347,9 @@ func BenchmarkIngestThroughput(b *testing.B) {
 // reports how long after the last 202 that was (s-visible-after-ack). A
 // server slower than the offered load shows it in events/s-acked (below
 // the rate) and in latencies that grow with the run.
+//
+// SUNLIGHT_INGEST_CLICKHOUSE_NICE=0 runs the managed ClickHouse at the
+// server's priority (default: the server's default, nice 10).
 func BenchmarkIngestAckLatency(b *testing.B) {
 	h := sharedHarness(b)
 	ctx := context.Background()

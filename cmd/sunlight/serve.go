@@ -54,6 +54,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			HTTPPort: cfg.ClickHouse.Managed.HTTPPort,
 			Logger:   log,
 		}
+		if n := cfg.ClickHouse.Managed.Nice; n != nil {
+			ch.Niceness = *n
+			if *n == 0 {
+				ch.Niceness = -1 // ManagedServer's "Sunlight's priority"
+			}
+		}
 		if err := ch.Start(ctx); err != nil {
 			return fmt.Errorf("managed clickhouse: %w", err)
 		}

@@ -77,6 +77,10 @@ type ManagedClickHouse struct {
 	TCPPort int `yaml:"tcp_port"`
 	// HTTPPort is the HTTP port. Default 18123.
 	HTTPPort int `yaml:"http_port"`
+	// Nice is the managed server's CPU niceness, 0 to 19: above
+	// Sunlight's 0, acknowledging events goes first when both want the
+	// cores. Default 10; 0 runs it at Sunlight's priority.
+	Nice *int `yaml:"nice"`
 }
 
 // WebRTC configures live viewing.

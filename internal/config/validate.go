@@ -71,6 +71,9 @@ func (c *Config) Validate() error {
 	}
 	checkPort("clickhouse.managed.tcp_port", c.ClickHouse.Managed.TCPPort)
 	checkPort("clickhouse.managed.http_port", c.ClickHouse.Managed.HTTPPort)
+	if n := c.ClickHouse.Managed.Nice; n != nil && (*n < 0 || *n > 19) {
+		bad("clickhouse.managed.nice", "%d is not a niceness from 0 (Sunlight's priority) to 19", *n)
+	}
 	checkPort("webrtc.udp_port", c.WebRTC.UDPPort)
 	for i, ip := range c.WebRTC.PublicIPs {
 		if net.ParseIP(ip) == nil {
