@@ -298,6 +298,14 @@ func TestLoginLockoutWhileOthersSignIn(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, resp.Header, time.Since(start)
 	}
+	// One sign-in alone: what a password check costs on this machine now.
+	// The manager's guesses get at most 4 checks (then back-off answers them
+	// unchecked) and checks run one at a time here, so the auditor's waits
+	// behind at most those: within 1 s on an idle machine, within 8 checks
+	// on a loaded one (CI runs other packages' tests at once).
+	status, _, alone := post(loginBody("auditor", "auditorauditor"))
+	require.Equal(t, http.StatusOK, status)
+	bound := max(time.Second, 8*alone)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var retryAfter []string
@@ -317,8 +325,8 @@ func TestLoginLockoutWhileOthersSignIn(t *testing.T) {
 	}
 	status, _, took := post(loginBody("auditor", "auditorauditor"))
 	require.Equal(t, http.StatusOK, status)
-	t.Logf("another user's sign-in during the guesses: %s", took)
-	require.Less(t, took, time.Second, "another user's sign-in during the guesses")
+	t.Logf("another user's sign-in during the guesses: %s (alone: %s)", took, alone)
+	require.Less(t, took, bound, "another user's sign-in during the guesses (alone: %s)", alone)
 	start := time.Now()
 	st, _, _ := ts.do(t, http.MethodGet, "/api/v1/public/site", "", "", nil)
 	require.Equal(t, http.StatusOK, st)
