@@ -166,6 +166,7 @@ var factKinds = []*factKind{
 		name: "ratings", raw: "ratings", rawTime: "ts", dims: dimsAll,
 		rollups: []rollup{
 			{"ratings_hourly", dimsAll, hourSeconds},
+			{"ratings_hall_hourly", dimsHall, hourSeconds},
 			{"ratings_window_daily", dimsWindow, daySeconds},
 		},
 		measures: []measure{
@@ -182,6 +183,7 @@ var factKinds = []*factKind{
 		name: "completions", raw: "completions", rawTime: "completed", dims: dimsWindow | dimItem,
 		rollups: []rollup{
 			{"completions_hourly", dimsWindow | dimItem, hourSeconds},
+			{"completions_hall_hourly", dimsHall, hourSeconds},
 			{"completions_window_daily", dimsWindow, daySeconds},
 		},
 		measures: []measure{
