@@ -38,31 +38,37 @@ func AppendRecord(buf []byte, evs []Event) []byte {
 // (0 for one that is not such a record), so that a reader of many records
 // can size its slice once.
 func RecordEvents(rec []byte) int {
+	n, _, err := recordHeader(rec)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// recordHeader checks a record's version and event count and returns the
+// count and the bytes of the events.
+func recordHeader(rec []byte) (n int, events []byte, err error) {
 	if len(rec) == 0 || rec[0] != codecVersion {
-		return 0
+		return 0, nil, fmt.Errorf("%w: unknown version", errCodec)
 	}
-	n, k := binary.Uvarint(rec[1:])
-	if k <= 0 || n > uint64(len(rec)-1-k)/10 {
-		return 0
+	p := rec[1:]
+	c, k := binary.Uvarint(p)
+	// An event takes at least 10 bytes (8 lengths, a time, a rating), so a
+	// count the record cannot hold is refused before anything is allocated.
+	if k <= 0 || c > uint64(len(p)-k)/10 {
+		return 0, nil, fmt.Errorf("%w: bad count", errCodec)
 	}
-	return int(n)
+	return int(c), p[k:], nil
 }
 
 // DecodeRecord appends the events of a record made by AppendRecord to evs.
 // Times come back in UTC.
 func DecodeRecord(rec []byte, evs []Event) ([]Event, error) {
-	if len(rec) == 0 || rec[0] != codecVersion {
-		return evs, fmt.Errorf("%w: unknown version", errCodec)
+	n, p, err := recordHeader(rec)
+	if err != nil {
+		return evs, err
 	}
-	p := rec[1:]
-	n, k := binary.Uvarint(p)
-	// An event takes at least 10 bytes (8 lengths, a time, a rating), so a
-	// count the record cannot hold is refused before anything is allocated.
-	if k <= 0 || n > uint64(len(p)-k)/10 {
-		return evs, fmt.Errorf("%w: bad count", errCodec)
-	}
-	p = p[k:]
-	evs = slices.Grow(evs, int(n))
+	evs = slices.Grow(evs, n)
 	in := interner{}
 	field := func(shared bool) (string, bool) {
 		l, k := binary.Uvarint(p)
@@ -76,7 +82,7 @@ func DecodeRecord(rec []byte, evs []Event) ([]Event, error) {
 		}
 		return string(b), true
 	}
-	for i := uint64(0); i < n; i++ {
+	for i := range n {
 		var ev Event
 		var typ string
 		ok := true
