@@ -364,7 +364,10 @@ func keyExpr(q KPIQuery, c, timeCol string) string {
 	case "weekday":
 		return "toDayOfWeek(" + timeCol + ", " + quoteString(q.Location.String()) + ") AS weekday"
 	case networkKey:
-		return "'all' AS " + networkKey
+		// A full column, not a constant: grouped by over a Distributed
+		// table, 18.16 refuses a constant key that the shards' results
+		// carry as a column (code 171, "must be constant in result").
+		return "materialize('all') AS " + networkKey
 	}
 	return quoteIdent(c)
 }

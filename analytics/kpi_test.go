@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/chtest"
 	"github.com/sunlight-gov/sunlight/analytics/tracker"
 	"github.com/sunlight-gov/sunlight/internal/apperr"
 )
@@ -204,8 +205,14 @@ func checkCell(t *testing.T, tab *analytics.KPITable, row []any, name string, wa
 	require.Equal(t, want, got, "%v %s", keys, name)
 }
 
-func TestKPIFixture(t *testing.T) {
-	s := openStore(t)
+func TestKPIFixture(t *testing.T) { testKPIFixture(t, openStore(t)) }
+
+// TestKPIFixtureOnCluster runs the fixture on 2 shards × 2 replicas: the
+// same hand-computed values, so the cluster's KPIs equal the single
+// server's.
+func TestKPIFixtureOnCluster(t *testing.T) { testKPIFixture(t, chtest.ClusterStore(t)) }
+
+func testKPIFixture(t *testing.T, s *analytics.Store) {
 	ctx := t.Context()
 	f := kpiFixture()
 	require.NoError(t, s.InsertFacts(ctx, f))

@@ -79,6 +79,9 @@ type ManagedServer struct {
 	// negative runs it at Sunlight's priority. Without a nice program on
 	// PATH it runs at Sunlight's priority.
 	Niceness int
+	// Cluster makes the server one node of a ClickHouse cluster (the test
+	// cluster of chcluster). Nil: a server of its own.
+	Cluster *ClusterNode
 
 	log    *slog.Logger
 	layout managedLayout
@@ -166,6 +169,7 @@ func (m *ManagedServer) Start(ctx context.Context) error {
 		return err
 	}
 	m.layout = newManagedLayout(dir, m.tcpPort(), m.httpPort())
+	m.layout.Cluster = m.Cluster
 	m.argv = append(argv, "--config-file="+m.layout.configFile())
 	m.niceArgv = nil
 	if n := m.Niceness; n >= 0 {

@@ -17,7 +17,8 @@ import (
 //     it as an alias of <clickhouse>;
 //   - users come from users_config (current releases still honour it when no
 //     <user_directories> is given);
-//   - no interserver_http_port: without it no interserver listener starts;
+//   - no interserver_http_port (unless the server is a cluster node, see
+//     ClusterNode): without it no interserver listener starts;
 //   - listen_host 127.0.0.1 only, and the default user may only connect from
 //     127.0.0.1 and ::1;
 //   - every path (data, tmp, user files, format schemas, user scripts, logs)
@@ -70,8 +71,60 @@ var configTemplate = template.Must(template.New("config.xml").Parse(`<?xml versi
     <part_log><database>system</database><table>part_log</table><flush_interval_milliseconds>2000</flush_interval_milliseconds></part_log>
 {{- end}}
     <default_session_timeout>60</default_session_timeout>
+{{- with .Cluster}}
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <interserver_http_port>{{.InterserverPort}}</interserver_http_port>
+    <remote_servers>
+        <{{.Name}}>
+{{- range .Shards}}
+            <shard>
+                <internal_replication>true</internal_replication>
+{{- range .}}
+                <replica><host>{{.Host}}</host><port>{{.Port}}</port></replica>
+{{- end}}
+            </shard>
+{{- end}}
+        </{{.Name}}>
+    </remote_servers>
+    <zookeeper>
+{{- range .ZooKeeper}}
+        <node><host>{{.Host}}</host><port>{{.Port}}</port></node>
+{{- end}}
+        <session_timeout_ms>10000</session_timeout_ms>
+    </zookeeper>
+    <macros>
+        <shard>{{.Shard}}</shard>
+        <replica>{{.Replica}}</replica>
+    </macros>
+    <distributed_ddl>
+        <path>/clickhouse/task_queue/ddl</path>
+    </distributed_ddl>
+{{- end}}
 </yandex>
 `))
+
+// ClusterNode places a managed server in a ClickHouse cluster: the
+// remote_servers, zookeeper and macros sections of its config, and the
+// interserver port its replicas fetch parts from. Its user profile gets the
+// two settings Sunlight's cluster queries need (see cluster_schema.go).
+type ClusterNode struct {
+	// Name is the cluster's name in remote_servers (clickhouse.cluster).
+	Name string
+	// Shards lists every shard's replicas, native-protocol addresses.
+	Shards [][]HostPort
+	// ZooKeeper lists the ZooKeeper servers.
+	ZooKeeper []HostPort
+	// Shard and Replica are this server's macros, e.g. "01" and "r1".
+	Shard, Replica string
+	// InterserverPort is this server's replication (HTTP) port.
+	InterserverPort int
+}
+
+// HostPort is a server address.
+type HostPort struct {
+	Host string
+	Port int
+}
 
 // usersXML has one user, default, without a password, reachable from the
 // loopback addresses only; the server itself listens on 127.0.0.1 only.
@@ -84,7 +137,7 @@ const usersXML = `<?xml version="1.0"?>
             <max_memory_usage>4000000000</max_memory_usage>
             <use_uncompressed_cache>0</use_uncompressed_cache>
             <log_queries>LOG_QUERIES</log_queries>
-            <load_balancing>random</load_balancing>
+            <load_balancing>random</load_balancing>CLUSTER_SETTINGS
         </default>
         <readonly>
             <readonly>1</readonly>
@@ -136,6 +189,8 @@ type managedLayout struct {
 	// profile was made. Off by default: each log is a table written to
 	// every few seconds.
 	QueryLog bool
+	// Cluster is the server's place in a cluster, or nil.
+	Cluster *ClusterNode
 }
 
 func newManagedLayout(dir string, tcpPort, httpPort int) managedLayout {
@@ -203,7 +258,13 @@ func (l managedLayout) prepare() error {
 	if l.QueryLog {
 		logQueries = "1"
 	}
-	return writeFileAtomic(l.usersFile(), []byte(strings.Replace(usersXML, "LOG_QUERIES", logQueries, 1)))
+	clusterSettings := ""
+	if l.Cluster != nil {
+		clusterSettings = "\n            <distributed_product_mode>global</distributed_product_mode>" +
+			"\n            <insert_distributed_sync>1</insert_distributed_sync>"
+	}
+	users := strings.NewReplacer("LOG_QUERIES", logQueries, "CLUSTER_SETTINGS", clusterSettings).Replace(usersXML)
+	return writeFileAtomic(l.usersFile(), []byte(users))
 }
 
 func xmlEscape(s string) string {

@@ -152,14 +152,7 @@ const (
 // migrate creates schema_migrations and applies the migrations it does not
 // record yet, in order. It returns the versions it applied.
 func (s *Store) migrate(ctx context.Context, migrations []migration) ([]uint32, error) {
-	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations
-(
-    version    UInt32,
-    name       String,
-    applied_at DateTime('UTC')
-)
-ENGINE = MergeTree
-ORDER BY version`); err != nil {
+	if err := s.conn.Exec(ctx, s.schemaMigrationsDDL()); err != nil {
 		return nil, fmt.Errorf("analytics: create schema_migrations: %w", err)
 	}
 
@@ -200,13 +193,54 @@ ORDER BY version`); err != nil {
 	return done, nil
 }
 
-// addColumn matches a statement that adds one column: its table and column.
-var addColumn = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+`?(\\w+)`?\\s+ADD\\s+COLUMN\\s+`?(\\w+)`?\\s")
+// schemaMigrationsDDL creates the table of applied migrations. On a cluster
+// every node holds all of it (one replication group over every shard), so
+// that a Sunlight server connected to any node sees what was migrated.
+func (s *Store) schemaMigrationsDDL() string {
+	const columns = `
+(
+    version    UInt32,
+    name       String,
+    applied_at DateTime('UTC')
+)
+`
+	if s.cluster == nil {
+		return "CREATE TABLE IF NOT EXISTS schema_migrations" + columns + "ENGINE = MergeTree\nORDER BY version"
+	}
+	cs := s.cluster
+	return "CREATE TABLE IF NOT EXISTS " + cs.name("schema_migrations") + cs.onCluster() + columns +
+		"ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/" + cs.database + "/schema_migrations', '{shard}-{replica}')\nORDER BY version"
+}
 
-// runMigrationStatement runs one statement of a migration, except one that
-// adds a column its table already has: the rerun of a migration interrupted
-// after that statement, which must not fail.
+// addColumn matches a statement that adds one column: its table and column.
+var addColumn = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+(?:`?\\w+`?\\.)?`?(\\w+)`?(?:\\s+ON\\s+CLUSTER\\s+`?\\w+`?)?\\s+ADD\\s+COLUMN\\s+`?(\\w+)`?\\s")
+
+// runMigrationStatement runs one statement of a migration (on a cluster, the
+// statements it translates to), except one that adds a column its table
+// already has: the rerun of a migration interrupted after that statement,
+// which must not fail.
 func (s *Store) runMigrationStatement(ctx context.Context, stmt string) error {
+	if s.cluster == nil {
+		return s.runSchemaStatement(ctx, stmt)
+	}
+	stmts, err := s.cluster.translate(stmt)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if table, ok := strings.CutPrefix(st, distributedMarker); ok {
+			if st, err = s.cluster.distributedDDL(ctx, s.conn, table); err != nil {
+				return err
+			}
+		}
+		if err := s.runSchemaStatement(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) runSchemaStatement(ctx context.Context, stmt string) error {
 	if m := addColumn.FindStringSubmatch(stmt); m != nil {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?`,

@@ -259,7 +259,12 @@ func (s *Store) DeleteSegments(ctx context.Context, paths []string) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	const head = "ALTER TABLE recording_segments DELETE WHERE path IN ("
+	table, onCluster := "recording_segments", ""
+	if s.cluster != nil {
+		// A mutation of the shards' tables: a Distributed table has none.
+		table, onCluster = localName(table), s.cluster.onCluster()
+	}
+	head := "ALTER TABLE " + table + onCluster + " DELETE WHERE path IN ("
 	var b strings.Builder
 	flush := func() error {
 		if b.Len() == 0 {
@@ -292,7 +297,9 @@ func (s *Store) DeleteSegments(ctx context.Context, paths []string) error {
 	if err := flush(); err != nil {
 		return err
 	}
-	return s.waitMutations(ctx, "recording_segments")
+	// On a cluster this waits for the mutation on the node this store is
+	// connected to; the other replicas and shards run theirs meanwhile.
+	return s.waitMutations(ctx, table)
 }
 
 // mutationPoll is how often waitMutations looks at system.mutations.

@@ -64,6 +64,11 @@ type StoreConfig struct {
 	// fact (the simulator's backfill): each is stored as received at its
 	// own time, so the data-quality table does not count it late.
 	History bool
+	// Cluster names the ClickHouse cluster (remote_servers) that Addr's
+	// servers belong to: the schema is then made ON CLUSTER, as replicated
+	// local tables on every shard with Distributed tables over them (see
+	// cluster_schema.go). Empty: one server, plain tables.
+	Cluster string
 	// AuditKey is the node key: its ID names this store's audit chain and
 	// it signs the chain's checkpoints (see audit_chain.go). Nil makes a
 	// key of its own for this store (for tests: a chain no one can verify
@@ -82,6 +87,9 @@ type Store struct {
 	log      *slog.Logger
 	now      func() time.Time
 	history  bool // StoreConfig.History
+	// cluster translates the schema for StoreConfig.Cluster; nil on a
+	// single server.
+	cluster *clusterSchema
 
 	// insertMu serializes InsertEvents so that the duplicate check and the
 	// insert of one batch are not interleaved with another batch's.
@@ -137,7 +145,19 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	if v, err := boot.ServerVersion(); err == nil {
 		log.Info("connected to ClickHouse", "version", v.Version.String(), "revision", v.Revision, "timezone", v.Timezone.String())
 	}
-	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+cfg.Database+"`")
+	var cluster *clusterSchema
+	createDB := "CREATE DATABASE IF NOT EXISTS `" + cfg.Database + "`"
+	if cfg.Cluster != "" {
+		if cluster, err = newClusterSchema(cfg.Cluster, cfg.Database, migrations); err == nil {
+			err = checkClusterSettings(ctx, boot, cfg.Cluster)
+		}
+		if err != nil {
+			boot.Close()
+			return nil, err
+		}
+		createDB += cluster.onCluster()
+	}
+	err = boot.Exec(ctx, createDB)
 	boot.Close()
 	if err != nil {
 		return nil, fmt.Errorf("analytics: create database %s: %w", cfg.Database, err)
@@ -152,7 +172,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		conn.Close()
 		return nil, err
 	}
-	s := &Store{conn: conn, database: cfg.Database, log: log, now: now, history: cfg.History, chain: chain}
+	s := &Store{conn: conn, database: cfg.Database, log: log, now: now, history: cfg.History, chain: chain, cluster: cluster}
 	if err := s.Ping(ctx); err != nil {
 		conn.Close()
 		return nil, err

@@ -8,6 +8,10 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/
 have clickhouse-server || need+=(clickhouse-server)
 have clickhouse-client || need+=(clickhouse-client)
 have ffmpeg            || need+=(ffmpeg)
+# The test cluster (analytics/chcluster): ZooKeeper for ClickHouse's
+# replication and distributed DDL, on Java.
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
+have java              || need+=(default-jre-headless)
 have curl              || need+=(curl ca-certificates)
 have ffprobe           || need+=(ffmpeg)
 # The web console is built with npm (make web); Debian's packages will do.

@@ -33,6 +33,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sunlight-gov/sunlight/analytics"
+	"github.com/sunlight-gov/sunlight/analytics/chcluster"
 	"github.com/sunlight-gov/sunlight/internal/freeport"
 )
 
@@ -166,6 +167,7 @@ func closeShared() {
 func Main(m *testing.M) {
 	code := m.Run()
 	closeShared()
+	closeCluster()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: goroutines left running after the tests: %v\n", err)
@@ -216,4 +218,80 @@ func Store(t testing.TB) *analytics.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// cluster is the test cluster SharedCluster hands out, started on first use
+// and closed by Main.
+var cluster struct {
+	once sync.Once
+	c    *chcluster.Cluster
+	dir  string
+	err  error
+}
+
+// SharedCluster returns a ClickHouse cluster of 2 shards × 2 replicas and a
+// ZooKeeper (chcluster), shared by all tests of the test binary and started
+// on first use (about 15 s). Without clickhouse-server or zookeeper the test
+// is skipped, or failed under CI.
+func SharedCluster(t testing.TB) *chcluster.Cluster {
+	t.Helper()
+	RequireInstalled(t)
+	if _, err := chcluster.LookupZooKeeper(); err != nil {
+		notInstalled(t, err)
+	}
+	cluster.once.Do(func() {
+		cluster.dir, cluster.err = os.MkdirTemp("", "sunlight-chcluster-")
+		if cluster.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cluster.c, cluster.err = chcluster.Start(ctx, chcluster.Options{Dir: cluster.dir})
+	})
+	if cluster.err != nil {
+		t.Fatalf("chtest: shared cluster: %v", cluster.err)
+	}
+	return cluster.c
+}
+
+// ClusterStore opens an analytics store on a fresh database of the shared
+// cluster (schema made ON CLUSTER), dropped on every node when t ends.
+func ClusterStore(t testing.TB) *analytics.Store {
+	t.Helper()
+	c := SharedCluster(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "test_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := analytics.OpenStore(ctx, analytics.StoreConfig{Addr: c.Addrs(), Cluster: c.Name, Database: name})
+	if err != nil {
+		t.Fatalf("chtest: open store on the cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.Native, Addr: c.Addrs()[:1]})
+		if err != nil {
+			t.Errorf("chtest: %v", err)
+			return
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+name+"` ON CLUSTER `"+c.Name+"`"); err != nil {
+			t.Errorf("chtest: drop database %s: %v", name, err)
+		}
+	})
+	return s
+}
+
+func closeCluster() {
+	if cluster.c != nil {
+		_ = cluster.c.Close()
+		cluster.c = nil
+	}
+	if cluster.dir != "" {
+		_ = os.RemoveAll(cluster.dir)
+		cluster.dir = ""
+	}
 }
