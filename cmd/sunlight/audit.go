@@ -186,7 +186,7 @@ func auditPubkey(args []string, stdout, stderr io.Writer) error {
 func openStoreCLI(ctx context.Context, cfg *config.Config, stderr io.Writer) (*analytics.Store, func(), error) {
 	log := newLogger(io.Discard)
 	sc := analytics.StoreConfig{Addr: cfg.ClickHouse.Addr, Database: cfg.ClickHouse.Database,
-		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password, Logger: log}
+		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password, Logger: log, Cluster: cfg.ClickHouse.Cluster}
 	var stop func()
 	if len(sc.Addr) == 0 {
 		local := fmt.Sprintf("127.0.0.1:%d", cfg.ClickHouse.Managed.TCPPort)

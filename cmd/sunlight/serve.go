@@ -73,7 +73,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	store, err := analytics.OpenStore(ctx, analytics.StoreConfig{
 		Addr: addrs, Database: cfg.ClickHouse.Database,
 		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password, Logger: log,
-		AuditKey: nodeKey,
+		AuditKey: nodeKey, Cluster: cfg.ClickHouse.Cluster,
 	})
 	if err != nil {
 		return fmt.Errorf("clickhouse: %w", err)

@@ -213,6 +213,7 @@ func runBackfill(ctx context.Context, cfg *config.Config, tl *simulator.Timeline
 	store, err := waitForStore(ctx, analytics.StoreConfig{
 		Addr: addrs, Database: cfg.ClickHouse.Database,
 		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password,
+		Cluster: cfg.ClickHouse.Cluster,
 		History: true, // received on time, not late
 	}, backfillWaitForClickHouse, stdout)
 	if err != nil {

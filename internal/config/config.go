@@ -65,6 +65,12 @@ type ClickHouse struct {
 	// Username and Password for Addr. Default user "default", no password.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// Cluster names the ClickHouse cluster (its remote_servers entry) that
+	// Addr's servers belong to: the schema is made ON CLUSTER, replicated
+	// tables on each shard with Distributed tables over them. Needs Addr
+	// and, in the user's profile, distributed_product_mode = 'global' and
+	// insert_distributed_sync = 1. Default none: one server.
+	Cluster string `yaml:"cluster"`
 	// Managed tunes the managed local server (only used when Addr is empty).
 	Managed ManagedClickHouse `yaml:"managed"`
 }

@@ -98,6 +98,7 @@ func TestValidationErrors(t *testing.T) {
 		{"bad public ip", [2]string{"\nitems:\n", "\nwebrtc:\n  public_ips: [not-an-ip]\nitems:\n"}, `webrtc.public_ips[0]: "not-an-ip" is not an IP address`},
 		{"unknown interface", [2]string{"\nitems:\n", "\nwebrtc:\n  interfaces: [lo, nosuch0]\nitems:\n"}, `webrtc.interfaces[1]: no network interface "nosuch0" on this machine`},
 		{"bad clickhouse addr", [2]string{"addr: []", "addr: [clickhouse]"}, `clickhouse.addr[0]: "clickhouse" is not host:port`},
+		{"cluster without addr", [2]string{"  addr: []                 # empty: managed local clickhouse-server", "  addr: []\n  cluster: sunlight"}, `clickhouse.cluster: a cluster needs clickhouse.addr (the managed server is one server)`},
 		{"bad clickhouse nice", [2]string{"  addr: []                 # empty: managed local clickhouse-server", "  addr: []\n  managed:\n    nice: 20"}, `clickhouse.managed.nice: 20 is not a niceness from 0 (Sunlight's priority) to 19`},
 		{"unknown department", [2]string{"\nitems:\n", "\ndepartments:\n  - name: 市场监督局\n    name_en: Market Supervision\nitems:\n"},
 			`departments[0].name: no window or item has department "市场监督局"`},

@@ -69,6 +69,14 @@ func (c *Config) Validate() error {
 	if !idPattern.MatchString(c.ClickHouse.Database) {
 		bad("clickhouse.database", "%q is not a valid database name", c.ClickHouse.Database)
 	}
+	if c.ClickHouse.Cluster != "" {
+		switch {
+		case !idPattern.MatchString(c.ClickHouse.Cluster):
+			bad("clickhouse.cluster", "%q is not a valid cluster name", c.ClickHouse.Cluster)
+		case len(c.ClickHouse.Addr) == 0:
+			bad("clickhouse.cluster", "a cluster needs clickhouse.addr (the managed server is one server)")
+		}
+	}
 	checkPort("clickhouse.managed.tcp_port", c.ClickHouse.Managed.TCPPort)
 	checkPort("clickhouse.managed.http_port", c.ClickHouse.Managed.HTTPPort)
 	if n := c.ClickHouse.Managed.Nice; n != nil && (*n < 0 || *n > 19) {
