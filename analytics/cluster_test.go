@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sunlight-gov/sunlight/analytics/chcluster"
 	"github.com/sunlight-gov/sunlight/analytics/chtest"
 	"github.com/sunlight-gov/sunlight/ingest"
 )
@@ -66,7 +67,7 @@ func TestClusterIngestSurvivesReplicaKills(t *testing.T) {
 	perShard := map[int]uint64{}
 	for _, n := range c.Nodes {
 		var local uint64
-		require.NoError(t, chtest.QueryUint(ctx, n.Addr(), "SELECT count() FROM `"+s.Database()+"`.events_local", &local))
+		require.NoError(t, chcluster.QueryUint(ctx, n.Addr(), &local, "SELECT count() FROM `"+s.Database()+"`.events_local"))
 		if prev, ok := perShard[n.Shard]; ok {
 			require.Equal(t, prev, local, "replicas of shard %d differ", n.Shard)
 		}

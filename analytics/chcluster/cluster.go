@@ -178,7 +178,7 @@ func (c *Cluster) WaitReplicated(ctx context.Context, database string, timeout t
 	for _, n := range c.Nodes {
 		for {
 			var pending uint64
-			err := queryUint(ctx, n.Addr(), "SELECT toUInt64(count()) FROM system.replicas WHERE database = ? AND (queue_size > 0 OR inserts_in_queue > 0 OR is_readonly OR absolute_delay > 0)", database, &pending)
+			err := QueryUint(ctx, n.Addr(), &pending, "SELECT toUInt64(count()) FROM system.replicas WHERE database = ? AND (queue_size > 0 OR inserts_in_queue > 0 OR is_readonly OR absolute_delay > 0)", database)
 			if err == nil && pending == 0 {
 				break
 			}
@@ -192,12 +192,13 @@ func (c *Cluster) WaitReplicated(ctx context.Context, database string, timeout t
 	return nil
 }
 
-// queryUint runs a one-value query on the server at addr.
-func queryUint(ctx context.Context, addr, query string, arg any, dst *uint64) error {
+// QueryUint runs a one-number query on the server at addr alone (not
+// through the cluster's Distributed tables).
+func QueryUint(ctx context.Context, addr string, dst *uint64, query string, args ...any) error {
 	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.Native, Addr: []string{addr}, DialTimeout: 2 * time.Second})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return conn.QueryRow(ctx, query, arg).Scan(dst)
+	return conn.QueryRow(ctx, query, args...).Scan(dst)
 }

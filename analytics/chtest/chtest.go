@@ -295,14 +295,3 @@ func closeCluster() {
 		cluster.dir = ""
 	}
 }
-
-// QueryUint runs a one-number query on the server at addr alone (not
-// through a cluster's Distributed tables).
-func QueryUint(ctx context.Context, addr, query string, dst *uint64) error {
-	conn, err := clickhouse.Open(&clickhouse.Options{Protocol: clickhouse.Native, Addr: []string{addr}})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.QueryRow(ctx, query).Scan(dst)
-}
