@@ -34,8 +34,12 @@ vet:
 
 # The whole suite against real ClickHouse, RTSP, ffmpeg and Chromium; each
 # package's tests start the services they need on free loopback ports.
+# The ClickHouse-cluster tests (four servers and a ZooKeeper) run in a step
+# of their own, so that their load does not slow the other packages' e2e
+# tests, which run alongside each other.
 test: deps build vet
 	$(GO) test -count=1 -timeout 12m ./...
+	SUNLIGHT_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 8m -run 'Cluster' ./analytics/
 	$(MAKE) --no-print-directory fuzz
 
 # A short run of each fuzz target: long enough to find shallow crashes.

@@ -232,9 +232,13 @@ var cluster struct {
 // SharedCluster returns a ClickHouse cluster of 2 shards × 2 replicas and a
 // ZooKeeper (chcluster), shared by all tests of the test binary and started
 // on first use (about 15 s). Without clickhouse-server or zookeeper the test
-// is skipped, or failed under CI.
+// is skipped, or failed under CI. The test is also skipped unless
+// SUNLIGHT_CLUSTER_TESTS is set, as make test does in a step of its own.
 func SharedCluster(t testing.TB) *chcluster.Cluster {
 	t.Helper()
+	if os.Getenv("SUNLIGHT_CLUSTER_TESTS") == "" {
+		t.Skip("chtest: cluster tests run with SUNLIGHT_CLUSTER_TESTS=1 (make test runs them in a step of their own)")
+	}
 	RequireInstalled(t)
 	if _, err := chcluster.LookupZooKeeper(); err != nil {
 		notInstalled(t, err)
